@@ -156,7 +156,7 @@ def read_history(path: Path) -> Iterator[Operation]:
     """Stream a history file (plain or .gz JSONL), naming the line of anything that is not an operation."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
+        with opener(path, "rt", encoding="utf-8") as handle:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue

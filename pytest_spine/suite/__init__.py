@@ -1,1 +1,1 @@
-"""suite."""
+"""The packaged suite: collected by the plugin when ``--spine-env`` is given, from any directory."""

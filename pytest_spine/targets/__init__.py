@@ -1,1 +1,35 @@
-"""targets."""
+"""Targets by name. Each module is imported only when its target is chosen."""
+
+from __future__ import annotations
+
+import importlib
+
+from pytest_spine.errors import TargetUnavailable
+from pytest_spine.targets.base import Target
+
+_MODULES = {
+    "reference": "pytest_spine.targets.reference",
+    "local_parity": "pytest_spine.targets.local_parity",
+    "dev_min": "pytest_spine.targets.dev_min",
+}
+
+
+def target_names() -> tuple[str, ...]:
+    return tuple(_MODULES)
+
+
+def create_target(name: str, **options: object) -> Target:
+    if name not in _MODULES:
+        raise TargetUnavailable(f"unknown target {name!r}; choose one of {', '.join(_MODULES)}")
+    try:
+        module = importlib.import_module(_MODULES[name])
+    except ModuleNotFoundError as missing:
+        if missing.name == _MODULES[name]:
+            raise TargetUnavailable(
+                f"target {name!r} is not available yet in this build of pytest-spine; "
+                "use --spine-env=reference"
+            ) from None
+        raise
+    factory = module.create_target
+    target: Target = factory(**options)
+    return target

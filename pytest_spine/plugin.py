@@ -1,0 +1,114 @@
+"""pytest entry point (``pytest11 = spine``): options, the ``spine`` fixture, and session start/finish.
+
+Thin on purpose: settings live in ``pytest_spine.settings``, per-run state in ``pytest_spine.session``,
+the summary in ``pytest_spine.summary``. Inert unless ``--spine-env`` is given.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_spine.options import add_spine_options
+
+SUITE_DIR = Path(__file__).resolve().parent / "suite"
+session_key = pytest.StashKey[Any]()
+_previous_sigterm = pytest.StashKey[Any]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("spine", "pytest-spine: verify an event-driven platform and attack it with chaos")
+    add_spine_options(group.addoption)
+    parser.addini("spine_evidence_dir", "Default for --spine-evidence-dir", default="reports")
+    parser.addini("spine_env", "Default target when the suite is requested with --spine-env", default="reference")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "spine_gate: a phase gate of the packaged spine suite")
+    config.addinivalue_line("markers", "spine_invariant: an invariant checked over the run's history")
+    config.addinivalue_line("markers", "spine_scenario: a chaos scenario of the packaged spine suite")
+    config.addinivalue_line("markers", "spine_security: a security or abuse gate")
+    config.addinivalue_line("markers", "spine_control_plane: a control-plane invariant or gate")
+    config.addinivalue_line("markers", "spine_telemetry: a telemetry, metrics or run-history gate")
+    if config.getoption("spine_env") is None:
+        return
+    from pytest_spine.settings import open_session
+
+    spine = open_session(config)  # raises pytest.UsageError before any test runs
+    config.stash[session_key] = spine
+    _collect_packaged_suite(config)
+    if not spine.settings.is_worker and _in_main_thread():
+        config.stash[_previous_sigterm] = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+
+
+def pytest_configure_node(node: Any) -> None:  # pytest-xdist: workers join the controller's bundle
+    spine = node.config.stash.get(session_key, None)
+    if spine is not None:
+        node.workerinput["spine_run_id"] = spine.settings.platform_run_id
+        node.workerinput["spine_evidence_dir"] = str(spine.settings.evidence_dir)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    spine = config.stash.get(session_key, None)
+    if spine is None or not spine.settings.scenarios:
+        return
+    from pytest_spine.settings import select_scenarios
+
+    select_scenarios(config, items, spine.settings.scenarios)
+
+
+@pytest.fixture(scope="session")
+def spine(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The run's SpineSession: target, evidence bundle, history, and ``report(verdict)``."""
+    session = request.config.stash.get(session_key, None)
+    if session is None:
+        pytest.fail("the spine fixture needs a spine run: pass --spine-env=reference (or local_parity, dev_min)",
+                    pytrace=False)
+    yield session
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    spine = session.config.stash.get(session_key, None)
+    if spine is None:
+        return
+    from pytest_spine.settings import finish_session
+
+    finish_session(session.config, spine, exitstatus)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    spine = config.stash.get(session_key, None)
+    if spine is None or spine.settings.is_worker:
+        return
+    from pytest_spine.summary import write_summary
+
+    write_summary(terminalreporter, spine)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    previous = config.stash.get(_previous_sigterm, None)
+    if previous is not None and _in_main_thread():
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _collect_packaged_suite(config: pytest.Config) -> None:
+    suite = str(SUITE_DIR)
+    if config.args_source == pytest.Config.ArgsSource.ARGS:
+        if suite not in config.args:
+            config.args.append(suite)
+    else:  # nothing named on the command line: the packaged suite alone
+        config.args[:] = [suite]
+
+
+def _sigterm_as_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()

@@ -1,0 +1,165 @@
+"""Per-run state of a ``pytest --spine-env=...`` session: the target, the evidence bundle, the history,
+the phase runner and the verdicts. Lives in ``config.stash``; the ``spine`` fixture hands it to tests."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_spine.clock import Clock, SystemClock
+from pytest_spine.evidence.bundle import EvidenceBundle
+from pytest_spine.gates.runner import PhaseRunner
+from pytest_spine.history import History
+from pytest_spine.targets import create_target
+from pytest_spine.targets.base import RunSpec, Target
+from pytest_spine.verdicts import Status, Verdict
+
+HISTORY_PATH = "history/run.jsonl.gz"
+
+
+@dataclass(frozen=True, slots=True)
+class SpineSettings:
+    env: str
+    evidence_dir: Path
+    platform_run_id: str
+    seed: int
+    mutant: str | None = None
+    scenarios: tuple[str, ...] = ()
+    dry_run: bool = False
+    profile: str = "default"
+    soak_seconds: float | None = None
+    handles: Path | None = None
+    allow_destructive: bool = False
+    stack: str = "native"
+    worker_id: str | None = None  # set on an xdist worker
+    target_options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_worker(self) -> bool:
+        return self.worker_id is not None
+
+
+class SpineSession:
+    def __init__(self, settings: SpineSettings, bundle: EvidenceBundle, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.bundle = bundle
+        self.clock = clock or SystemClock()
+        self.seed = settings.seed
+        self.run = RunSpec(
+            platform_run_id=settings.platform_run_id, seed=settings.seed, mutant=settings.mutant,
+            allow_destructive=settings.allow_destructive,
+            workload_scale=0.1 if settings.profile == "pr" else 1.0,
+            options={"profile": settings.profile, "handles": str(settings.handles or ""),
+                     "stack": settings.stack, **settings.target_options},
+        )
+        self.history = History(self.clock)
+        self.verdicts: dict[str, Verdict] = {}
+        self.figures: dict[str, Any] = {}
+        self.histories: list[dict[str, Any]] = []
+        self._target: Target | None = None
+        self._targets: list[Target] = []
+        self._lock = threading.RLock()
+        self.runner = PhaseRunner(lambda: self.target, bundle.get, bundle.list, self.history,
+                                  settings.platform_run_id)
+        self.finished = False
+
+    # -- the target --------------------------------------------------------------------------------
+    @property
+    def target(self) -> Target:
+        """The run's main target, started on first use (a dry run never touches it)."""
+        with self._lock:
+            if self._target is None:
+                self._target = self.new_target(self.bundle, self.history)
+            return self._target
+
+    def new_target(self, evidence: Any, recorder: Any, run: RunSpec | None = None) -> Target:
+        """A further, independent target (scenarios get a fresh platform each); stopped at session end."""
+        target = create_target(self.settings.env, **dict(self.run.options))
+        target.start(run or self.run, evidence, recorder)
+        self._targets.append(target)
+        return target
+
+    def ensure_phases(self, upto: str = "P12") -> None:
+        self.runner.ensure(upto)
+
+    def gate_verdict(self, check_id: str) -> Verdict:
+        return self.runner.verdict(check_id)
+
+    # -- verdicts ----------------------------------------------------------------------------------
+    def record(self, verdict: Verdict) -> Verdict:
+        with self._lock:
+            self.verdicts[verdict.check_id] = verdict
+        return verdict
+
+    def report(self, verdict: Verdict) -> None:
+        """Record a verdict and make it the test's outcome: N/A skips with its reason, failures fail."""
+        self.record(verdict)
+        if verdict.status is Status.PASS:
+            return
+        if verdict.status is Status.NOT_APPLICABLE:
+            pytest.skip(f"NOT_APPLICABLE: {verdict.reason}")
+        lines = [f"{verdict.status.value}: {verdict.check_id}: {verdict.reason}"]
+        if verdict.evidence:
+            lines.append("evidence: " + ", ".join(verdict.evidence))
+        for op in verdict.counterexample[:5]:
+            lines.append(f"  counterexample: {dict(op)}")
+        lines.append(f"replay with: --spine-seed={self.seed}"
+                     + (f" --spine-mutant={self.settings.mutant}" if self.settings.mutant else ""))
+        pytest.fail("\n".join(lines), pytrace=False)
+
+    def add_figures(self, **figures: Any) -> None:
+        with self._lock:
+            self.figures.update(figures)
+
+    def store_history(self, relpath: str, history: History) -> dict[str, Any]:
+        stored = self.bundle.put_history(relpath, history.operations())
+        with self._lock:
+            self.histories.append(stored)
+        return stored
+
+    # -- closing -----------------------------------------------------------------------------------
+    def finish(self, *, interrupted: bool, exit_status: int | None, on_error: Callable[[str], None]) -> None:
+        """Write what the run knows, then (controller only) seal. Every step is attempted even if one fails."""
+        if self.finished:
+            return
+        self.finished = True
+        for target in reversed(self._targets):
+            _attempt(target.stop, "stopping the target", on_error)
+        prefix = f"parts/{self.settings.worker_id}/" if self.settings.is_worker else ""
+        _attempt(lambda: self.store_history(f"{prefix}{HISTORY_PATH}", self.history), "storing the history",
+                 on_error)
+        verdicts = [v.to_json() for v in self.verdicts.values()]
+        summary: dict[str, int] = {}
+        for v in self.verdicts.values():
+            summary[v.status.value] = summary.get(v.status.value, 0) + 1
+        _attempt(lambda: self.bundle.put(f"{prefix}verdicts.json", {"verdicts": verdicts, "summary": summary}),
+                 "writing verdicts.json", on_error)
+        _attempt(lambda: self.bundle.put(f"{prefix}figures.json", {"figures": self.figures}),
+                 "writing figures.json", on_error)
+        if self.histories:
+            _attempt(lambda: self.bundle.put(f"{prefix}histories.json", {"histories": self.histories}),
+                     "writing histories.json", on_error)
+        if self.settings.is_worker:
+            return
+        status = "incomplete" if interrupted else "complete"
+        reason = "the run was interrupted before it finished" if interrupted else "the run finished"
+        _attempt(lambda: self.bundle.seal(status, reason, {
+            "exit_status": exit_status, "target": self.settings.env, "verdict_counts": summary,
+            "spine_green": self.spine_green(),
+        }), "sealing the bundle", on_error)
+
+    def spine_green(self) -> bool:
+        gates = [v for v in self.verdicts.values() if v.kind == "gate"]
+        return bool(gates) and not any(v.status.is_failure for v in gates)
+
+
+def _attempt(step: Callable[[], Any], what: str, on_error: Callable[[str], None]) -> None:
+    try:
+        step()
+    except Exception as error:  # keep going: the remaining evidence must still be written
+        on_error(f"spine: {what} failed: {type(error).__name__}: {error}")
