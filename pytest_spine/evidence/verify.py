@@ -113,13 +113,17 @@ def verify_bundle(path: Path) -> VerifyReport:
 
     verdicts = _load_verdicts(bundle)
     failed_phases = _failed_phases(verdicts)
+    order = list(PHASE_FILES)
+    # Phases after the first failed one never run (they are blocked by construction), so their files are
+    # excused too: the bundle is then a faithful record of a failed run.
+    first_failed = min((order.index(p) for p in failed_phases if p in order), default=len(order))
     present = set(on_disk)
     for phase, files in PHASE_FILES.items():
         for relpath in files:
             if relpath in present:
                 continue
-            if phase in failed_phases:
-                continue  # the run recorded this phase's failure itself: a faithful record
+            if order.index(phase) >= first_failed:
+                continue
             problems.append(Problem(relpath, f"required by the evidence contract (phase {phase}) but missing, "
                                     "and verdicts.json does not record that phase as failed"))
     for relpath in HARNESS_FILES:
