@@ -41,6 +41,9 @@ def pytest_configure(config: pytest.Config) -> None:
     spine = open_session(config)  # raises pytest.UsageError before any test runs
     config.stash[session_key] = spine
     _collect_packaged_suite(config)
+    if getattr(config.option, "dist", "no") == "load":
+        # One worker must own the phase machine (its evidence is write-once): keep xdist groups together.
+        config.option.dist = "loadgroup"
     if not spine.settings.is_worker and _in_main_thread():
         config.stash[_previous_sigterm] = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
 
