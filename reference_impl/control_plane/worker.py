@@ -1,0 +1,120 @@
+"""Workers: claim a job through the store's lease, run the heavy execution, report.
+
+``python -m reference_impl.control_plane.worker --dsn ... --schema ... --worker-id w9 --now T`` is a real
+worker process over PostgreSQL: it claims one job, prints ``CLAIMED <job_id>`` and executes slowly, so
+a test can SIGKILL it mid-execution (CH-RESTART-DURING-RUNNING on the real store). Its history lines
+go to ``--history`` (JSON lines) for the harness to merge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from reference_impl.control_plane.errors import ReportingFailed, StoreUnavailable
+from reference_impl.control_plane.plane import ControlPlane, Executor
+from reference_impl.control_plane.records import Job
+
+
+class WorkerCrashed(BaseException):
+    """Raised by a test executor to stop a worker dead mid-execution (nothing after it runs).
+
+    A BaseException so that no handler of the control plane can swallow it, as with SIGKILL."""
+
+
+class Worker:
+    def __init__(self, plane: ControlPlane, worker_id: str, executor: Executor) -> None:
+        self.plane = plane
+        self.worker_id = worker_id
+        self.executor = executor
+
+    def step(self) -> str | None:
+        """Claim and run one job; None when nothing is claimable. Reporting failures are absorbed: the
+        lease expires and the job is reclaimed (that is the recovery path under test)."""
+        job = self.plane.claim(self.worker_id)
+        if job is None:
+            return None
+        try:
+            return self.plane.execute(job, self.worker_id, self.executor)
+        except ReportingFailed:
+            return "report_failed"
+
+    def claim_and_crash(self) -> Job | None:
+        """Claim one job, start its heavy execution and die: the job stays RUNNING with a live lease."""
+        job = self.plane.claim(self.worker_id)
+        if job is None:
+            return None
+
+        def dies(job: Job, timeout: float) -> str:
+            raise WorkerCrashed(self.worker_id)
+
+        with contextlib.suppress(WorkerCrashed):
+            self.plane.execute(job, self.worker_id, dies)
+        return job
+
+
+class FixedClock:
+    """The harness's injected time, frozen for the life of a short worker process."""
+
+    def __init__(self, now: float) -> None:
+        self._now = now
+
+    def now(self) -> float:
+        return self._now
+
+
+class JsonlRecorder:
+    def __init__(self, handle: IO[str]) -> None:
+        self._handle = handle
+
+    def record(self, process: str, type: str, f: str, **value: Any) -> None:
+        self._handle.write(json.dumps({"process": process, "type": type, "f": f, "value": value},
+                                      sort_keys=True, default=str) + "\n")
+        self._handle.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reference_impl.control_plane.worker",
+                                     description="Run one control-plane worker over PostgreSQL")
+    parser.add_argument("--dsn", required=True)
+    parser.add_argument("--schema", required=True)
+    parser.add_argument("--worker-id", required=True)
+    parser.add_argument("--now", type=float, required=True, help="The injected clock's time (epoch seconds)")
+    parser.add_argument("--hold", type=float, default=3600.0, help="Wall seconds the heavy execution takes")
+    parser.add_argument("--history", type=Path, required=True)
+    args = parser.parse_args(argv)
+
+    from reference_impl.control_plane.postgres_store import PostgresStore
+
+    with args.history.open("a", encoding="utf-8") as handle:
+        recorder = JsonlRecorder(handle)
+        try:
+            store = PostgresStore(args.dsn, schema=args.schema)
+        except StoreUnavailable as error:
+            print(f"worker {args.worker_id}: {error}", file=sys.stderr)
+            return 3
+        plane = ControlPlane(store, FixedClock(args.now), recorder)
+        job = plane.claim(args.worker_id)
+        if job is None:
+            print("NOTHING", flush=True)
+            return 0
+        print(f"CLAIMED {job.job_id}", flush=True)
+
+        def slow(job: Job, timeout: float) -> str:
+            time.sleep(args.hold)  # real time: this is where the SIGKILL lands
+            return f"result:{job.dispatch_key}"
+
+        outcome = plane.execute(job, args.worker_id, slow)
+        print(f"DONE {job.job_id} {outcome}", flush=True)
+        store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
