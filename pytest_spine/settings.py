@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from pytest_spine.clock import SystemClock, new_platform_run_id
-from pytest_spine.errors import EvidenceError
+from pytest_spine.errors import EvidenceError, TargetUnavailable
 from pytest_spine.evidence.bundle import EvidenceBundle
 from pytest_spine.options import DEFAULT_SEED, ENV_CHOICES, PROFILE_CHOICES, STACK_CHOICES, parse_duration
 from pytest_spine.session import SpineSession, SpineSettings
+from pytest_spine.targets import ensure_available
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
@@ -72,6 +73,10 @@ def read_settings(config: pytest.Config) -> SpineSettings:
 
 def open_session(config: pytest.Config) -> SpineSession:
     settings = read_settings(config)
+    try:
+        ensure_available(settings.env)
+    except TargetUnavailable as missing:
+        raise pytest.UsageError(str(missing)) from None
     try:
         if settings.is_worker:
             bundle = EvidenceBundle.attach(settings.evidence_dir, settings.platform_run_id)

@@ -18,6 +18,18 @@ def target_names() -> tuple[str, ...]:
     return tuple(_MODULES)
 
 
+def ensure_available(name: str) -> None:
+    """Refuse, before any test runs, a target this build does not have."""
+    import importlib.util
+
+    if name not in _MODULES:
+        raise TargetUnavailable(f"unknown target {name!r}; choose one of {', '.join(_MODULES)}")
+    if importlib.util.find_spec(_MODULES[name]) is None:
+        raise TargetUnavailable(
+            f"target {name!r} is not available yet in this build of pytest-spine; use --spine-env=reference"
+        )
+
+
 def create_target(name: str, **options: object) -> Target:
     if name not in _MODULES:
         raise TargetUnavailable(f"unknown target {name!r}; choose one of {', '.join(_MODULES)}")
