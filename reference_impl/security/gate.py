@@ -7,12 +7,13 @@ high-water mark. Every rejection has one counted reason; nothing raises out of `
 What it records (the ``Recorder`` of ``docs/history-vocabulary.md``):
 
 * one ``control_admit`` operation per message, process ``security``: ``ok`` when admitted, ``fail`` when
-  rejected; value ``node, author, nonce, kind, signed, reason, lineage_id`` (author/nonce/kind are null when the
+  rejected; value ``node, author, nonce, kind, signed, reason, detail, lineage_id`` (author/nonce/kind are null when the
   message could not be parsed);
 * ``event`` operations (category ``security`` or ``flow``, version 1) named ``security.sig_fail``,
   ``security.replay_drop``, ``flow.rate.drop``, ``security.quarantine`` (one per state change) and
   ``security.insecure_mode`` (once, when an insecure gate is built); each carries ``lineage_id``, a UUIDv7, at the
-  top level and in its payload. A clock regress seen by the lineage generator is a ``security.clock_regress``.
+  top level and in its payload. A clock regress seen by the lineage generator is a ``security.clock_regress``
+  event (once per regress episode) plus a WARNING log line.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ class SecurityGate:
                                      releases=not broken("quarantine_never_releases"))
         self.lineage = LineageIds(clock, seed, self._clock_regressed, version7=not broken("lineage_not_v7"))
         self.counters: Counter[str] = Counter()
+        self._pending: list[dict[str, int]] = []
         if config.insecure:
             # Loud on purpose (seed 000 §5 "Insecure flag misuse"): a log line and a one-shot event.
             log.warning("security gate built in INSECURE mode: signatures, replay, rate and size checks are OFF")
@@ -152,6 +154,7 @@ class SecurityGate:
                             envelope.kind if envelope else None, signed)
         self.counters[reason] += 1
         self._decision("ok", decision)
+        self._flush()
         return decision
 
     def _reject(self, node: str, reason: str, detail: str, envelope: Envelope | None = None) -> Decision:
@@ -160,6 +163,7 @@ class SecurityGate:
                             envelope.kind if envelope else None, bool(envelope and envelope.sig))
         self.counters[reason] += 1
         self._decision("fail", decision)
+        self._flush()
         return decision
 
     def _sig_fail(self, node: str, envelope: Envelope, reason: str, detail: str) -> Decision:
@@ -187,7 +191,12 @@ class SecurityGate:
     def _clock_regressed(self, last_ms: int, now_ms: int) -> None:
         log.warning("lineage clock regressed from %d ms to %d ms; ids keep the last timestamp", last_ms, now_ms)
         self.counters["clock_regress"] += 1
-        self._event("security.clock_regress", "security", last_ms=last_ms, now_ms=now_ms, lineage=False)
+        # Emitted after the id being minted is done (see _flush), never from inside the generator.
+        self._pending.append({"last_ms": last_ms, "now_ms": now_ms})
+
+    def _flush(self) -> None:
+        while self._pending:
+            self._event("security.clock_regress", "security", **self._pending.pop(0))
 
     # -- recording ----------------------------------------------------------------------------------------
     def _decision(self, op_type: str, decision: Decision) -> None:
@@ -195,11 +204,10 @@ class SecurityGate:
             return
         self._recorder.record(PROCESS, op_type, "control_admit", node=decision.node, author=decision.author,
                               nonce=decision.nonce, kind=decision.kind, signed=decision.signed,
-                              reason=decision.reason, lineage_id=decision.lineage_id)
+                              reason=decision.reason, detail=decision.detail[:200], lineage_id=decision.lineage_id)
 
-    def _event(self, name: str, category: str, lineage: bool = True, **payload: Any) -> None:
-        # A clock-regress event takes no new id: minting one would recurse into the regress it reports.
-        lineage_id = self.lineage.new() if lineage else None
+    def _event(self, name: str, category: str, **payload: Any) -> None:
+        lineage_id = self.lineage.new()
         if self._recorder is None:
             return
         body = {**payload, "lineage_id": lineage_id}

@@ -4,7 +4,8 @@ ms increment seq + WARN on clock regress").
 Layout: 48-bit Unix milliseconds, version 7, a 12-bit sequence in ``rand_a`` (0 at each new millisecond,
 incremented within one; on overflow the timestamp borrows the next millisecond), variant 0b10 and 62 seeded
 random bits. When the clock goes back, the last timestamp is kept (so ids stay ordered) and ``on_regress`` is
-called once per regress with (last_ms, now_ms).
+called once per regress episode with (last_ms, now_ms) (not again until the clock has caught up, so a caller may
+mint ids for its warning while the clock is still behind).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class LineageIds:
         self._last_ms = -1
         self._seq = 0
         self._v7 = version7  # False only for the mutant lineage_not_v7
+        self._regressing = False
         self.regressions = 0
 
     def new(self) -> str:
@@ -36,8 +38,10 @@ class LineageIds:
         now_ms = int(self._clock.now() * 1000)
         if now_ms > self._last_ms:
             self._last_ms, self._seq = now_ms, 0
+            self._regressing = False
         else:
-            if now_ms < self._last_ms:
+            if now_ms < self._last_ms and not self._regressing:
+                self._regressing = True
                 self.regressions += 1
                 if self._on_regress is not None:
                     self._on_regress(self._last_ms, now_ms)
