@@ -127,6 +127,9 @@ class Handles:
     def __init__(self, ctx: CheckContext) -> None:
         self.out = Tally("INV-HANDLES")
         self.known = ctx.handles
+        # A full registry (pytest_spine.handles.HandlesRegistry) resolves patterns and kinds; a bare set
+        # of names is the simple form.
+        self.registry = ctx.options.get("handles_registry")
         self.used: set[str] = set()
 
     def observe(self, op: Operation) -> None:
@@ -135,16 +138,25 @@ class Handles:
             return
         name = str(op.value.get("name"))
         self.used.add(name)
-        if self.known is not None and name not in self.known:
+        if self.registry is not None:
+            from pytest_spine.handles import resolves
+
+            unknown = not resolves(str(op.value.get("kind", "any")), name, self.registry)
+        else:
+            unknown = self.known is not None and name not in self.known
+        if unknown:
             self.out.violation(
                 f"{op.process!r} used {op.value.get('kind', 'resource')} {name!r} at operation {op.index}, "
                 "which the handles registry does not define: add it to the registry or use a registered "
                 "handle", op)
 
     def finish(self) -> Verdict:
-        if self.known is None:
+        if self.known is None and self.registry is None:
             return Verdict("INV-HANDLES", "invariant", Status.NOT_APPLICABLE,
                            "no handles registry was given to check the names against (spine check --handles)")
+        if not self.used:
+            self.out.violation("no handle_use operations were recorded, so nothing shows the target used "
+                               "registered names: record every topic, bucket and prefix look-up")
         return self.out.verdict(f"{len(self.used)} resource names used, all in the handles registry",
                                 handles_used=len(self.used))
 

@@ -42,8 +42,9 @@ class Pairing:
             self._pending[(op.process, op.f)] = op
             return None, op.value
         invoke = self._pending.pop((op.process, op.f), None)
-        if invoke is None:
-            return None, op.value
+        # An ``ok`` repeats the invocation's fields (docs/history-vocabulary.md): no merge needed.
+        if invoke is None or op.type == "ok":
+            return invoke, op.value
         merged = dict(invoke.value)
         merged.update(op.value)
         return invoke, merged

@@ -11,6 +11,7 @@ pattern, an id registered twice, or an object that is neither form.
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -184,15 +185,27 @@ def run_checks(
         else:
             for f in spec.reads:
                 by_f.setdefault(f, []).append((position, sink))
-    empty: list[tuple[int, Callable[[Operation], None]]] = []
-    for op in ops:
-        for position, sink in (*by_f.get(op.f, empty), *every) if every else by_f.get(op.f, empty):
-            if position in crashed:
-                continue
-            try:
-                sink(op)
-            except Exception as error:
-                crashed[position] = _crash(chosen[position], error, op)
+    table: dict[str, tuple[tuple[int, Callable[[Operation], None]], ...]] = {}
+    # Checkers keep millions of small, long-lived records; the cyclic collector would rescan them all
+    # again and again (it doubled the run time) and none of them form cycles.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for op in ops:
+            sinks = table.get(op.f)
+            if sinks is None:
+                sinks = table[op.f] = (*by_f.get(op.f, ()), *every)
+            for position, sink in sinks:
+                try:
+                    sink(op)
+                except Exception as error:
+                    crashed[position] = _crash(chosen[position], error, op)
+                    table = {f: tuple(s for s in row if s[0] != position) for f, row in table.items()}
+                    by_f = {f: [s for s in row if s[0] != position] for f, row in by_f.items()}
+                    every = [s for s in every if s[0] != position]
+    finally:
+        if collecting:
+            gc.enable()
     verdicts: list[Verdict] = []
     for position, spec in enumerate(chosen):
         if position in crashed:

@@ -7,6 +7,7 @@ import pytest
 
 from pytest_spine.history import History, Operation
 from pytest_spine.invariants.catalogue import DRIFT_INVARIANTS
+from pytest_spine.invariants.synthetic import HANDLES, RUN, synthetic_history
 from pytest_spine.invariants.registry import (
     CheckContext,
     InvariantDefinitionError,
@@ -93,7 +94,20 @@ def test_a_crashing_checker_is_unknown_with_the_operation(h: History) -> None:
         unregister("INV-TEST-CRASH")
 
 
-def test_all_checkers_pass_on_an_empty_history() -> None:
-    verdicts = run_checks([], CheckContext())
+def test_drift_checkers_pass_on_an_empty_history() -> None:
+    specs = [spec for spec in registered() if spec.check_id in DRIFT_INVARIANTS]
+    verdicts = run_checks([], CheckContext(), specs)
     failing = [v for v in verdicts if v.status.is_failure]
     assert failing == []
+    assert len(verdicts) == 16
+
+
+def test_drift_checkers_pass_on_a_large_generated_clean_history() -> None:
+    specs = [spec for spec in registered() if spec.check_id in DRIFT_INVARIANTS]
+    ctx = CheckContext(handles=HANDLES, platform_run_id=RUN)
+    verdicts = run_checks(synthetic_history(20_000, seed=7), ctx, specs)
+    by_id = {v.check_id: v for v in verdicts}
+    assert [v.check_id for v in verdicts if v.status.is_failure] == []
+    assert by_id["INV-DEDUPE-IDENTITY"].figures["duplicates"] > 0
+    assert by_id["INV-EXPLICIT-DEGRADE"].figures["degrades"] > 0
+    assert by_id["INV-EVIDENCE-COMPLETE"].status is Status.NOT_APPLICABLE

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pytest_spine.cli import main
+
+
+def test_bench_checkers_prints_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "checkers", "--ops", "5000", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    figures = report["figures"]
+    assert report["bench"] == "checkers"
+    assert figures["operations"] >= 5000
+    assert figures["drift_violations"] == 0
+    assert figures["operations_per_second"] > 0
+    assert figures["checker_peak_memory_mib"] > 0
+
+
+def test_bench_rejects_a_bad_count(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "checkers", "--ops", "0"]) == 2
+    assert "--ops must be a positive count, given: 0" in capsys.readouterr().err
