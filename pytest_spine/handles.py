@@ -226,6 +226,10 @@ def parse_markdown_registry(text: str, source: str) -> dict[str, Any]:
         row = dict(zip(header, cells, strict=True))
         key, value = row["handle"], row["value"]
         section = _md_section(key)
+        if section == "other":
+            raise HandleError(f"{source}:{number}: handle {key!r} belongs to no registry section (its name must "
+                              "start or end like the seed's handles: FP_BUS_, S3_..._BUCKET, ..._PATTERN, SSM_, "
+                              "FIELD_, DB_, IG_, KAFKA_, ROLE_, AWS_ or ..._CONSUMER_GROUP_ID)")
         if section == "topics":
             entry: dict[str, Any] = {"name": value}
             for column in ("partitions", "retention_ms"):

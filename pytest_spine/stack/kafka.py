@@ -10,6 +10,7 @@ unless the broker advertises the proxy).
 from __future__ import annotations
 
 import base64
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,16 @@ from pathlib import Path
 
 from pytest_spine.errors import EnvironmentFault
 from pytest_spine.stack.install import KafkaInstall, install_kafka
-from pytest_spine.stack.processes import ProcessRecord, free_port, spawn, stop, wait_until
+from pytest_spine.stack.processes import (
+    ProcessRecord,
+    exit_code,
+    free_port,
+    is_running,
+    log_tail,
+    spawn,
+    stop,
+    wait_until,
+)
 
 READY_TIMEOUT_S = 90.0
 ADMIN_TIMEOUT_S = 5.0
@@ -112,21 +122,13 @@ def start_kafka(base_dir: Path, *, port: int | None = None, advertised_proxy_por
 
 
 def _wait_exit(record: ProcessRecord, timeout_s: float) -> None:
-    import os
-    import time
-
-    from pytest_spine.stack.processes import log_tail
-
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        try:
-            pid, status = os.waitpid(record.pid, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == record.pid:
-            if os.waitstatus_to_exitcode(status) != 0:
-                raise EnvironmentFault(f"formatting the KRaft log dir failed; log {record.log_path} ends:\n"
-                                       f"{log_tail(record.log_path)}")
+        if not is_running(record):
+            code = exit_code(record)
+            if code not in (0, None):
+                raise EnvironmentFault(f"formatting the KRaft log dir failed (exit {code}); log {record.log_path} "
+                                       f"ends:\n{log_tail(record.log_path)}")
             return
         time.sleep(0.2)
     stop(record, grace_s=1.0)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from pytest_spine.errors import EnvironmentFault
 
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
 
 @dataclass(frozen=True, slots=True)
 class ProcessRecord:
@@ -63,7 +65,8 @@ def spawn(name: str, argv: Sequence[str], log_path: Path, *, env: Mapping[str, s
         except OSError as error:
             raise EnvironmentFault(f"cannot start {name} ({argv[0]}): {error}") from None
     ticks = _start_ticks(proc.pid)
-    # Popen keeps a handle for reaping; the stack reaps by pid instead, so the object may go.
+    # Keep the Popen object: dropping it while the child runs raises a ResourceWarning, and it reaps cleanly.
+    _CHILDREN[proc.pid] = proc
     return ProcessRecord(name, proc.pid, ticks if ticks is not None else -1, str(log_path), tuple(argv))
 
 
@@ -106,8 +109,24 @@ def kill(record: ProcessRecord) -> bool:
 
 def _reap(pid: int) -> None:
     # Only our own children can be reaped; for processes started by another `spine` call this is a no-op.
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        if child.poll() is not None:
+            del _CHILDREN[pid]
+        return
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def exit_code(record: ProcessRecord) -> int | None:
+    """The exit code of a process this interpreter started, once it has exited (else None)."""
+    child = _CHILDREN.get(record.pid)
+    if child is None:
+        return None
+    code = child.poll()
+    if code is not None:
+        del _CHILDREN[record.pid]
+    return code
 
 
 def log_tail(path: str | Path, lines: int = 30) -> str:

@@ -1,0 +1,48 @@
+"""One PostgreSQL server per test process, shared by every test that needs one.
+
+``SPINE_POSTGRES_DSN`` in the environment names a server that is already running (CI may start one);
+otherwise the first caller starts a throwaway cluster under a temporary folder and it is stopped when the
+process exits. Each user takes its own schema (``unique_schema``), so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+from pytest_spine.stack.postgres import PostgresHandle, start_postgres, stop_postgres
+
+_lock = threading.Lock()
+_handle: PostgresHandle | None = None
+_counter = itertools.count(1)
+
+
+def shared_postgres_dsn() -> str:
+    given = os.environ.get("SPINE_POSTGRES_DSN")
+    if given:
+        return given
+    global _handle
+    with _lock:
+        if _handle is None:
+            base = Path(tempfile.mkdtemp(prefix="spine-pg-"))
+            os.chmod(base, 0o755)  # the cluster may belong to another OS user (root runs it as postgres)
+            _handle = start_postgres(base)
+            atexit.register(_stop, _handle, base)
+        return _handle.dsn
+
+
+def _stop(handle: PostgresHandle, base: Path) -> None:
+    try:
+        stop_postgres(handle)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def unique_schema(prefix: str = "t") -> str:
+    """A schema name unique in this process and across parallel workers (pid in the name)."""
+    return f"{prefix}_{os.getpid()}_{next(_counter)}"

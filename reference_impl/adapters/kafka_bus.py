@@ -1,0 +1,263 @@
+"""The Bus port over a real Kafka broker with confluent-kafka.
+
+Semantics match ``InMemoryBus``: keys go to the partition ``partition_for(key, n)`` (sha256, so a key lands
+on the same partition in-process and on Kafka), ``produce`` waits for the broker's acknowledgement (acks=all,
+idempotent producer) and raises ``PublishTimeout`` when none came back in time (the outcome is unknown),
+consumer-group positions are held per adapter and commits go to the group coordinator (a commit is the
+next offset to read). Every network call carries a timeout, so an unreachable broker is an error, not a hang.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from reference_impl.errors import PlatformError
+from reference_impl.faultpoints import FaultPoints
+from reference_impl.memory_bus import UnknownTopic, partition_for
+from reference_impl.ports import BusRecord, PublishTimeout
+
+
+class BusUnavailable(PlatformError):
+    """The broker did not answer within the timeout, or refused the request."""
+
+
+class KafkaBus:
+    def __init__(self, bootstrap: str, *, client_id: str = "reference-impl", timeout_s: float = 10.0,
+                 extra_config: Mapping[str, Any] | None = None, faults: FaultPoints | None = None) -> None:
+        from confluent_kafka import Producer
+        from confluent_kafka.admin import AdminClient
+
+        self.bootstrap = bootstrap
+        self.timeout_s = timeout_s
+        self.faults = faults or FaultPoints()
+        # Security settings (SASL/SSL for a managed Kafka) come in extra_config and are never logged.
+        self._base: dict[str, Any] = {"bootstrap.servers": bootstrap, "client.id": client_id,
+                                      "socket.timeout.ms": int(timeout_s * 1000), "log_level": 3,
+                                      **dict(extra_config or {})}
+        self._admin = AdminClient(dict(self._base))
+        self._producer = Producer({**self._base, "acks": "all", "enable.idempotence": True,
+                                   "linger.ms": 0, "message.timeout.ms": int(timeout_s * 1000)})
+        self._partitions: dict[str, int] = {}
+        self._positions: dict[tuple[str, str, int], int] = {}
+        self._consumers: dict[str, Any] = {}
+        self._lock = threading.RLock()
+
+    # -- topics ---------------------------------------------------------------------------------------
+    def _metadata_topics(self) -> dict[str, int]:
+        try:
+            metadata = self._admin.list_topics(timeout=self.timeout_s)
+        except Exception as error:
+            raise BusUnavailable(f"Kafka at {self.bootstrap} did not return metadata within {self.timeout_s}s: "
+                                 f"{error}; check the broker is up and the bootstrap address") from None
+        return {name: len(meta.partitions) for name, meta in metadata.topics.items()
+                if not name.startswith("__") and meta.error is None}
+
+    def topics(self) -> Mapping[str, int]:
+        found = self._metadata_topics()
+        with self._lock:
+            self._partitions.update(found)
+        return found
+
+    def _partition_count(self, topic: str) -> int:
+        with self._lock:
+            if topic in self._partitions:
+                return self._partitions[topic]
+        found = self.topics()
+        if topic not in found:
+            raise UnknownTopic(topic, sorted(found))
+        return found[topic]
+
+    def create_topic(self, topic: str, partitions: int) -> None:
+        from confluent_kafka import KafkaException
+        from confluent_kafka.cimpl import NewTopic
+
+        if partitions < 1:
+            raise ValueError(f"topic {topic!r}: partitions must be >= 1, given: {partitions}")
+        existing = self.topics()
+        if topic in existing:
+            if existing[topic] != partitions:
+                raise ValueError(f"topic {topic!r} exists with {existing[topic]} partitions, asked {partitions}")
+            return
+        futures = self._admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)],
+                                            operation_timeout=self.timeout_s, request_timeout=self.timeout_s)
+        try:
+            futures[topic].result(timeout=self.timeout_s)
+        except KafkaException as error:
+            if "TOPIC_ALREADY_EXISTS" not in str(error):
+                raise BusUnavailable(f"creating topic {topic!r} on {self.bootstrap} failed: {error}") from None
+        except TimeoutError:
+            raise BusUnavailable(f"creating topic {topic!r} on {self.bootstrap} timed out after "
+                                 f"{self.timeout_s}s") from None
+        with self._lock:
+            self._partitions[topic] = partitions
+
+    # -- produce --------------------------------------------------------------------------------------
+    def produce(self, topic: str, key: str, value: Mapping[str, Any],
+                headers: Mapping[str, str] | None = None) -> tuple[int, int]:
+        partition = partition_for(key, self._partition_count(topic))
+        self.faults.hit("bus.produce.before_append", topic=topic, key=key, partition=partition)
+        outcome: dict[str, Any] = {}
+
+        def delivered(error: Any, message: Any) -> None:
+            outcome["error"] = error
+            outcome["message"] = message
+
+        body = json.dumps(dict(value), sort_keys=True, separators=(",", ":"), default=str).encode()
+        try:
+            self._producer.produce(topic, value=body, key=key.encode(), partition=partition,
+                                   headers=[(k, v.encode()) for k, v in (headers or {}).items()],
+                                   on_delivery=delivered)
+        except BufferError:
+            raise BusUnavailable(f"the producer queue to {self.bootstrap} is full; the broker is not keeping "
+                                 "up or is unreachable") from None
+        self._producer.flush(self.timeout_s)
+        if "error" not in outcome:
+            # The request may have reached the broker: the outcome is unknown, never assumed failed.
+            raise PublishTimeout(f"no acknowledgement from {self.bootstrap} for {topic}/{key} within "
+                                 f"{self.timeout_s}s")
+        error = outcome["error"]
+        if error is not None:
+            if error.code() in _timeout_codes():
+                raise PublishTimeout(f"publish of {topic}/{key} timed out at {self.bootstrap}: {error.str()}")
+            raise BusUnavailable(f"Kafka refused the publish of {topic}/{key}: {error.str()}")
+        message = outcome["message"]
+        result = (int(message.partition()), int(message.offset()))
+        self.faults.hit("bus.produce.after_append", topic=topic, key=key, partition=result[0], offset=result[1])
+        return result
+
+    # -- offsets and consumption ----------------------------------------------------------------------
+    def _consumer(self, group: str) -> Any:
+        from confluent_kafka import Consumer
+
+        with self._lock:
+            if group not in self._consumers:
+                # Partitions are assigned by hand (positions are the adapter's); the group id is where
+                # commits live, as a real consumer group's do.
+                self._consumers[group] = Consumer({
+                    **self._base, "group.id": group, "enable.auto.commit": False,
+                    "enable.auto.offset.store": False, "auto.offset.reset": "earliest",
+                    "enable.partition.eof": False,
+                })
+            return self._consumers[group]
+
+    def _watermarks(self, topic: str) -> dict[int, tuple[int, int]]:
+        from confluent_kafka import TopicPartition
+
+        consumer = self._consumer("__spine_offsets")
+        marks = {}
+        for partition in range(self._partition_count(topic)):
+            try:
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition),
+                                                           timeout=self.timeout_s, cached=False)
+            except Exception as error:
+                raise BusUnavailable(f"reading offsets of {topic}[{partition}] from {self.bootstrap} failed "
+                                     f"within {self.timeout_s}s: {error}") from None
+            marks[partition] = (int(low), int(high))
+        return marks
+
+    def end_offsets(self, topic: str) -> Mapping[int, int]:
+        return {p: high for p, (_, high) in self._watermarks(topic).items()}
+
+    def start_offsets(self, topic: str) -> Mapping[int, int]:
+        return {p: low for p, (low, _) in self._watermarks(topic).items()}
+
+    def committed(self, group: str, topic: str) -> Mapping[int, int]:
+        from confluent_kafka import TopicPartition
+
+        consumer = self._consumer(group)
+        wanted = [TopicPartition(topic, p) for p in range(self._partition_count(topic))]
+        try:
+            found = consumer.committed(wanted, timeout=self.timeout_s)
+        except Exception as error:
+            raise BusUnavailable(f"reading the commits of group {group!r} on {topic} failed within "
+                                 f"{self.timeout_s}s: {error}") from None
+        return {tp.partition: int(tp.offset) for tp in found if tp.offset >= 0}
+
+    def poll(self, group: str, topic: str, max_records: int = 500) -> list[BusRecord]:
+        from confluent_kafka import TopicPartition
+
+        marks = self._watermarks(topic)
+        commits = self.committed(group, topic)
+        with self._lock:
+            starts = {p: self._positions.get((group, topic, p), commits.get(p, low))
+                      for p, (low, _) in marks.items()}
+        # Read what was there when the poll began (the high watermarks), as the in-memory bus does.
+        pending = {p: high for p, (_, high) in marks.items() if starts[p] < high}
+        if not pending:
+            return []
+        consumer = self._consumer(group)
+        consumer.assign([TopicPartition(topic, p, starts[p]) for p in pending])
+        out: list[BusRecord] = []
+        next_offset = dict(starts)
+        deadline = time.monotonic() + self.timeout_s
+        try:
+            while pending and len(out) < max_records:
+                if time.monotonic() > deadline:
+                    raise BusUnavailable(f"polling {topic} for group {group!r} at {self.bootstrap} did not reach "
+                                         f"the high watermarks within {self.timeout_s}s")
+                batch = consumer.consume(num_messages=min(500, max_records - len(out)), timeout=0.5)
+                for message in batch:
+                    if message.error() is not None:
+                        continue
+                    partition, offset = int(message.partition()), int(message.offset())
+                    if partition not in pending or offset < next_offset[partition] or len(out) >= max_records:
+                        continue
+                    out.append(_record(message))
+                    next_offset[partition] = offset + 1
+                    if next_offset[partition] >= pending[partition]:
+                        del pending[partition]
+        finally:
+            consumer.unassign()
+        with self._lock:
+            for partition, offset in next_offset.items():
+                self._positions[(group, topic, partition)] = offset
+        out.sort(key=lambda r: (r.partition, r.offset))
+        return out
+
+    def commit(self, group: str, topic: str, partition: int, offset: int) -> None:
+        from confluent_kafka import KafkaException, TopicPartition
+
+        self.faults.hit("bus.commit.before", group=group, topic=topic, partition=partition, offset=offset)
+        self._partition_count(topic)
+        consumer = self._consumer(group)
+        try:
+            consumer.commit(offsets=[TopicPartition(topic, partition, offset)], asynchronous=False)
+        except KafkaException as error:
+            raise BusUnavailable(f"committing {topic}[{partition}]@{offset} for group {group!r} failed: "
+                                 f"{error}") from None
+
+    def seek(self, group: str, topic: str, partition: int, offset: int) -> None:
+        self._partition_count(topic)
+        with self._lock:
+            self._positions[(group, topic, partition)] = offset
+
+    def reset_positions(self, group: str) -> None:
+        """Forget a group's in-memory positions: a restarted consumer resumes from its commits."""
+        with self._lock:
+            for slot in [s for s in self._positions if s[0] == group]:
+                del self._positions[slot]
+
+    def close(self) -> None:
+        with self._lock:
+            consumers, self._consumers = self._consumers, {}
+        for consumer in consumers.values():
+            consumer.close()
+        self._producer.flush(0)
+
+
+def _timeout_codes() -> tuple[int, ...]:
+    from confluent_kafka import KafkaError
+
+    return (KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError.REQUEST_TIMED_OUT)
+
+
+def _record(message: Any) -> BusRecord:
+    raw_headers = message.headers() or []
+    headers = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in raw_headers}
+    key = message.key()
+    return BusRecord(str(message.topic()), int(message.partition()), int(message.offset()),
+                     key.decode() if isinstance(key, bytes) else str(key), json.loads(message.value()), headers)
