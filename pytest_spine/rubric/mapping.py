@@ -226,7 +226,8 @@ def score_category(rules: Sequence[Rule], view: BundleView) -> CategoryAccount:
 
 
 def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+    # Keep acronyms ("IG ...", "MTTR ...") as written.
+    return text if text[1:2].isupper() else text[:1].lower() + text[1:]
 
 
 def no_go_conditions(spec: RubricSpec, view: BundleView) -> tuple[tuple[str, tuple[str, ...]], ...]:

@@ -17,6 +17,13 @@ _DECISION_STYLE = {"No-Go": "bold white on red", "Stay in Phase 1": "bold yellow
                    "Enter Phase 2": "bold green", "Enter Phase 3": "bold green"}
 
 
+def _esc(text: object) -> str:
+    """Evidence text is data, never rich markup: a reason like "verdicts[3]" must print as written."""
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
 def _status(text: str) -> str:
     return f"[{_STYLE.get(text, 'white')}]{text}[/]"
 
@@ -34,7 +41,7 @@ def rubric_table(result: RubricResult, title: str = "Weighted reliability rubric
         table.add_column("Rationale", overflow="fold")
     for row in result.scores:
         cells = [row.category.title, str(row.category.weight), str(row.score), f"{row.points:.2f}"]
-        table.add_row(*cells, *([row.rationale or "-"] if explained else []))
+        table.add_row(*cells, *([_esc(row.rationale) or "-"] if explained else []))
     table.add_section()
     table.add_row("[bold]Total[/]", "100", "", f"[bold]{result.total:.2f}[/]", *([""] if explained else []))
     return table
@@ -46,9 +53,9 @@ def print_rubric(result: RubricResult, console: Console) -> None:
     console.print(f"Total Score: [bold]{result.total:.2f} / 100[/]")
     console.print(f"Phase Decision: [{style}]{result.decision.long}[/]")
     for reason in result.no_go:
-        console.print(f"  [red]No-Go:[/] {reason}")
+        console.print(f"  [red]No-Go:[/] {_esc(reason)}")
     for note in result.notes:
-        console.print(f"  [dim]{note}[/]")
+        console.print(f"  [dim]{_esc(note)}[/]")
 
 
 def gate_table(gate: Gate) -> object:
@@ -60,15 +67,15 @@ def gate_table(gate: Gate) -> object:
         table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for row in gate.rows:
         evidence = row.evidence[0] if row.evidence else row.reason
-        table.add_row(row.label, row.value, row.threshold, _status(row.status), evidence)
+        table.add_row(_esc(row.label), _esc(row.value), _esc(row.threshold), _status(row.status), _esc(evidence))
     return table
 
 
 def print_card(card: RunCard, console: Console) -> None:
     view = card.view
-    console.rule(f"[bold]Scorecard[/] run {view.platform_run_id} ({view.env}, {view.run_date})")
+    console.rule(f"[bold]Scorecard[/] run {_esc(view.platform_run_id)} ({_esc(view.env)}, {view.run_date})")
     green = card.spine_green
-    console.print(f"Spine Green v0: {_status(green.status)} [bold]{green.value}[/] - {green.reason}")
+    console.print(f"Spine Green v0: {_status(green.status)} [bold]{green.value}[/] - {_esc(green.reason)}")
     phases = "  ".join(f"[{_STYLE.get(r.status, 'white')}]{r.key}[/]" for r in card.phases.rows)
     console.print(f"Phases: {phases}")
     print_rubric(card.rubric, console)
@@ -78,7 +85,7 @@ def print_card(card: RunCard, console: Console) -> None:
     for verdict in view.verdicts:
         counts[verdict.status.value] = counts.get(verdict.status.value, 0) + 1
     summary = ", ".join(f"{_status(k)} {v}" for k, v in sorted(counts.items()))
-    console.print(f"Verdicts: {summary or 'none'}   Evidence: {view.root}")
+    console.print(f"Verdicts: {summary or 'none'}   Evidence: {_esc(view.root)}")
 
 
 def print_weekly(card: Scorecard, console: Console) -> None:
@@ -118,7 +125,9 @@ def render_terminal_scorecard(bundle_dir: Path, console: Console) -> Scorecard |
     try:
         card = build_scorecard([load_verified(Path(bundle_dir))])
     except SpineError as refused:  # the run's own outcome stands; only the summary is withheld
-        console.print(f"[bold red]No scorecard:[/] {refused}")
+        from rich.markup import escape
+
+        console.print(f"[bold red]No scorecard:[/] {escape(str(refused))}", soft_wrap=True)
         return None
     print_scorecard(card, console)
     return card
