@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from reference_impl.errors import PlatformError
 from reference_impl.faultpoints import FaultPoints
 from reference_impl.memory_bus import UnknownTopic, partition_for
 from reference_impl.ports import BusRecord, PublishTimeout
+
+T = TypeVar("T")
 
 
 class BusUnavailable(PlatformError):
@@ -170,11 +172,8 @@ class KafkaBus:
 
         consumer = self._consumer(group)
         wanted = [TopicPartition(topic, p) for p in range(self._partition_count(topic))]
-        try:
-            found = consumer.committed(wanted, timeout=self.timeout_s)
-        except Exception as error:
-            raise BusUnavailable(f"reading the commits of group {group!r} on {topic} failed within "
-                                 f"{self.timeout_s}s: {error}") from None
+        found = self._retrying(f"reading the commits of group {group!r} on {topic}",
+                               lambda: consumer.committed(wanted, timeout=self.timeout_s))
         return {tp.partition: int(tp.offset) for tp in found if tp.offset >= 0}
 
     def poll(self, group: str, topic: str, max_records: int = 500) -> list[BusRecord]:
@@ -219,16 +218,14 @@ class KafkaBus:
         return out
 
     def commit(self, group: str, topic: str, partition: int, offset: int) -> None:
-        from confluent_kafka import KafkaException, TopicPartition
+        from confluent_kafka import TopicPartition
 
         self.faults.hit("bus.commit.before", group=group, topic=topic, partition=partition, offset=offset)
         self._partition_count(topic)
         consumer = self._consumer(group)
-        try:
-            consumer.commit(offsets=[TopicPartition(topic, partition, offset)], asynchronous=False)
-        except KafkaException as error:
-            raise BusUnavailable(f"committing {topic}[{partition}]@{offset} for group {group!r} failed: "
-                                 f"{error}") from None
+        self._retrying(f"committing {topic}[{partition}]@{offset} for group {group!r}",
+                       lambda: consumer.commit(offsets=[TopicPartition(topic, partition, offset)],
+                                               asynchronous=False))
 
     def seek(self, group: str, topic: str, partition: int, offset: int) -> None:
         self._partition_count(topic)
@@ -241,12 +238,37 @@ class KafkaBus:
             for slot in [s for s in self._positions if s[0] == group]:
                 del self._positions[slot]
 
+    def _retrying(self, what: str, call: Callable[[], T]) -> T:
+        """Retry the group coordinator's transient refusals (a fresh broker is still electing it) until the
+        timeout; anything else, or the timeout, is BusUnavailable."""
+        from confluent_kafka import KafkaException
+
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                return call()
+            except KafkaException as error:
+                kafka_error = error.args[0] if error.args else None
+                code = kafka_error.code() if hasattr(kafka_error, "code") else None
+                if code not in _coordinator_codes() or time.monotonic() > deadline:
+                    raise BusUnavailable(f"{what} at {self.bootstrap} failed: {error}") from None
+            except RuntimeError as error:
+                raise BusUnavailable(f"{what} at {self.bootstrap} failed: {error}") from None
+            time.sleep(0.2)
+
     def close(self) -> None:
         with self._lock:
             consumers, self._consumers = self._consumers, {}
         for consumer in consumers.values():
             consumer.close()
         self._producer.flush(0)
+
+
+def _coordinator_codes() -> tuple[int, ...]:
+    from confluent_kafka import KafkaError
+
+    return (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+            KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError._WAIT_COORD, KafkaError._TIMED_OUT)
 
 
 def _timeout_codes() -> tuple[int, ...]:
