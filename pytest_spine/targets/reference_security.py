@@ -155,7 +155,7 @@ def drill_sig_tamper(d: _Drill) -> DrillResult:
 
 # -- SEC-REPLAY-REJECT --------------------------------------------------------------------------------------
 def drill_replay(d: _Drill, originals: int = 1000, replays: int = 10_000, memory_nonces: int = 1_000_000,
-                 measure_bytes: bool = True) -> DrillResult:
+                 measure_bytes: bool = True, memory_cap: int | None = None) -> DrillResult:
     rng = seeded_random(d.seed, "SEC-REPLAY-REJECT")
     signers = [d.signer(f"author-{i}") for i in range(20)]
     config = d.config(burst=WIDE_OPEN)
@@ -181,16 +181,19 @@ def drill_replay(d: _Drill, originals: int = 1000, replays: int = 10_000, memory
             nonce[signer.author] += 1
             gate.admit(signer.message(nonce[signer.author], d.clock.ms()), "node-fresh")
     flood_span = d.clock.now() - flood_start
-    memory = replay_memory(d, memory_nonces, measure_bytes)
+    memory = replay_memory(d, memory_nonces, measure_bytes, memory_cap)
     return d.result("SEC-REPLAY-REJECT", {
         "originals": originals, "replays_sent": replays, "flood_span_s": round(flood_span, 3),
         "skew_s": config.skew_s, "memory": memory,
     })
 
 
-def replay_memory(d: _Drill, nonces: int, measure_bytes: bool) -> dict[str, Any]:
-    """Feed ``nonces`` distinct (author, nonce) pairs through the replay window over two skew windows of time."""
-    config = d.config()
+def replay_memory(d: _Drill, nonces: int, measure_bytes: bool, cap: int | None = None) -> dict[str, Any]:
+    """Feed ``nonces`` distinct (author, nonce) pairs through the replay window over two skew windows of time.
+
+    ``cap`` lowers the window's hard cap so a small flood can show the bound (tests); the suite uses the default.
+    """
+    config = d.config() if cap is None else d.config(replay_cap=cap)
     gate = SecurityGate(config, d.clock, None, {}, seed=d.seed)
     window = gate.replay
     start = d.clock.now()

@@ -126,6 +126,8 @@ class SecurityGate:
         try:
             envelope = parse(bytes(message), self.config.max_depth)
         except Rejected as bad:
+            if bad.reason in SIG_FAILURES:  # a truncated or mis-encoded signature is a signature failure
+                return self._sig_fail(node, None, bad.reason, bad.detail)
             return self._reject(node, bad.reason, bad.detail)
         if envelope.sig is None:
             if not broken("accept_unsigned"):
@@ -166,11 +168,12 @@ class SecurityGate:
         self._flush()
         return decision
 
-    def _sig_fail(self, node: str, envelope: Envelope, reason: str, detail: str) -> Decision:
+    def _sig_fail(self, node: str, envelope: Envelope | None, reason: str, detail: str) -> Decision:
         now = self._clock.now()
         decision = self._reject(node, reason, detail, envelope)
         self.counters["sig_fail"] += 1
-        self._event("security.sig_fail", "security", node=node, author=envelope.author, reason=reason)
+        self._event("security.sig_fail", "security", node=node, author=envelope.author if envelope else None,
+                    reason=reason)
         change = self.quarantine.failure(node, now)
         if change is not None:
             self._state_change(change)
