@@ -248,8 +248,8 @@ class KafkaBus:
             try:
                 return call()
             except KafkaException as error:
-                kafka_error = error.args[0] if error.args else None
-                code = kafka_error.code() if hasattr(kafka_error, "code") else None
+                kafka_error: Any = error.args[0] if error.args else None
+                code = kafka_error.code() if kafka_error is not None and hasattr(kafka_error, "code") else None
                 if code not in _coordinator_codes() or time.monotonic() > deadline:
                     raise BusUnavailable(f"{what} at {self.bootstrap} failed: {error}") from None
             except RuntimeError as error:
