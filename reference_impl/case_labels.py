@@ -69,6 +69,9 @@ class CaseLabels:
         trigger = rec.value
         self.rt.record(self.process, "ok", "consume", group=self.group, topic=rec.topic, partition=rec.partition,
                        offset=rec.offset, event_id=trigger.get("event_id"))
+        # The timeline/label store write of this record (idempotent), before its offset is committed.
+        self.rt.record(self.process, "ok", "state_write", group=self.group, topic=rec.topic, partition=rec.partition,
+                       offset=rec.offset, key=str(trigger.get("trigger_id")))
         if trigger.get("platform_run_id") != self.required:
             return
         self.stats.triggers_processed += 1

@@ -100,11 +100,17 @@ class DecisionLane:
         self.rt.record(self.process, "ok", "consume", group=self.group, topic=rec.topic, partition=rec.partition,
                        offset=rec.offset, event_id=event_id)
         self.stats.consumed += 1
-        if value.get("platform_run_id") != self.required or self.rt.mutated("decision_lane_stalled"):
+        if self.rt.mutated("decision_lane_stalled"):
+            return
+        if value.get("platform_run_id") != self.required:
+            self._state_write(rec, f"skip:{event_id}")
             return
         decision_id = derive_id(self.rt.run_id, event_id)
         known = self.decisions.get(decision_id)
-        if known is None:
+        if known is not None:
+            self._state_write(rec, decision_id)  # the idempotent upsert of an already-known decision
+            self._audit(known, new=False)
+        else:
             outcome = decide(value, self.rt.config.seed)
             degraded = bool(value.get("degraded")) and not self.rt.mutated("decision_hides_degrade")
             reasons = list(value.get("degrade_reasons") or []) if degraded else []
@@ -113,21 +119,23 @@ class DecisionLane:
                      "scenario_run_id": value.get("scenario_run_id"),
                      "action_type": ACTION_BY_OUTCOME[outcome]}
             self.decisions[decision_id] = known
-            self.rt.record(self.process, "ok", "state_write", group=self.group, topic=rec.topic,
-                           partition=rec.partition, offset=rec.offset, key=decision_id)
+            self._state_write(rec, decision_id)
             self.rt.record(self.process, "ok", "decision", decision_id=decision_id, event_id=event_id,
                            outcome=outcome, degraded=degraded)
             self.stats.decisions += 1
             self.stats.by_outcome[outcome] += 1
-            for reason in reasons:
+            if reasons:
+                reason = "+".join(reasons)
                 self.stats.degrade_counts[reason] += 1
                 self.rt.record(self.process, "ok", "degrade", event_id=event_id, reason=reason)
             self._audit(known, new=True)
             if outcome == "REVIEW":
                 self._trigger(known)
-        else:
-            self._audit(known, new=False)
         self._act(known)
+
+    def _state_write(self, rec: BusRecord, key: str) -> None:
+        self.rt.record(self.process, "ok", "state_write", group=self.group, topic=rec.topic,
+                       partition=rec.partition, offset=rec.offset, key=key)
 
     def _act(self, decision: Mapping[str, Any]) -> None:
         key = action_key_for(str(decision["decision_id"]), str(decision["action_type"]))

@@ -19,11 +19,12 @@ from reference_impl.errors import (
     ScopeMismatch,
     UnknownDrill,
 )
+from reference_impl.faultpoints import FaultPoints
 from reference_impl.ig import IngestGate, IngestResponse
 from reference_impl.memory_bus import InMemoryBus
 from reference_impl.reporter import Reporter
 from reference_impl.rtdl import RtdlCore
-from reference_impl.runtime import Runtime
+from reference_impl.runtime import NullRecorder, Runtime
 from reference_impl.sr import ScenarioRunner
 from reference_impl.wsp import WorldStreamProducer
 
@@ -33,10 +34,26 @@ if TYPE_CHECKING:
 DrillFn = Callable[..., dict[str, Any]]
 
 
-def _other_runtime(p: SpinePlatform, run_id: str, *, bus: Any = None) -> Runtime:
+def _other_runtime(p: SpinePlatform, run_id: str, *, bus: Any = None, recorder: Any = None) -> Runtime:
     config = replace(p.config, platform_run_id=run_id, required_platform_run_id="")
-    return Runtime(config, bus=bus or p.rt.bus, store=p.rt.store, evidence=p.rt.evidence, recorder=p.rt.recorder,
-                   clock=p.rt.clock, faults=p.faults)
+    return Runtime(config, bus=bus or p.rt.bus, store=p.rt.store, evidence=p.rt.evidence,
+                   recorder=recorder or p.rt.recorder, clock=p.rt.clock, faults=p.faults)
+
+
+def _sandbox_gate(p: SpinePlatform, run_id: str | None = None) -> IngestGate:
+    """An IG built from the run's config and sharing the run's admission (dedupe) store, but publishing to
+    a private bus, keeping its own receipts and recording nothing: drills that admit events must not move
+    the run's offsets, receipts or history after the phases that summarised them."""
+    sandbox_faults = FaultPoints()
+    bus = InMemoryBus(sandbox_faults)
+    for topic in p.config.handles.topics.values():
+        bus.create_topic(topic.name, topic.partitions)
+    rid = run_id or p.rt.run_id
+    config = replace(p.config, platform_run_id=rid, required_platform_run_id="")
+    rt = Runtime(config, bus=bus, store=p.rt.store, evidence=p.rt.evidence, recorder=NullRecorder(),
+                 clock=p.rt.clock, faults=sandbox_faults)
+    return IngestGate(rt, required_platform_run_id=rid, api_key=p.config.api_key, admission=p.admission,
+                      task_id="ig-drill")
 
 
 def _ig(p: SpinePlatform) -> IngestGate:
@@ -57,7 +74,7 @@ def wrong_key_ingest(p: SpinePlatform) -> dict[str, Any]:
 
 def authenticated_ingest(p: SpinePlatform) -> dict[str, Any]:
     _ig(p)
-    resp = p.ingest(p.auth_headers(), p.smoke_envelope())
+    resp = _sandbox_gate(p).send(p.auth_headers(), p.smoke_envelope())
     return {"status_code": resp.status_code, "outcome": resp.outcome}
 
 
@@ -86,60 +103,52 @@ def run_scope_mismatch(p: SpinePlatform, other_run_id: str = "run-scope-intruder
 
 
 def dedupe_other_run(p: SpinePlatform, other_run_id: str = "dedupe-other-run") -> dict[str, Any]:
-    """The same (event_class, event_id) under another run, on the shared admission store, is a new event.
-    The other run's gate publishes to a sandbox bus so this run's topics stay untouched."""
-    ig = _ig(p)
+    """The same (event_class, event_id) under another run, on the shared admission store, is a new event."""
+    _ig(p)
     envelope = p.smoke_envelope()
-    first = p.ingest(p.auth_headers(), envelope, gate=ig)
-    sandbox = InMemoryBus(p.faults)
-    for topic in p.config.handles.topics.values():
-        sandbox.create_topic(topic.name, topic.partitions)
-    other_rt = _other_runtime(p, other_run_id, bus=sandbox)
-    other = IngestGate(other_rt, required_platform_run_id=other_run_id, api_key=p.config.api_key,
-                       admission=p.admission)
-    second = p.ingest(p.auth_headers(), {**envelope, "platform_run_id": other_run_id}, gate=other)
+    first = _sandbox_gate(p).send(p.auth_headers(), envelope)
+    second = _sandbox_gate(p, other_run_id).send(p.auth_headers(), {**envelope, "platform_run_id": other_run_id})
     return {"first_outcome": first.outcome, "second_outcome": second.outcome}
 
 
-def _total_end(p: SpinePlatform) -> int:
-    return sum(sum(p.bus.end_offsets(t).values()) for t in p.ingest_topics())
-
-
 def duplicate_replay(p: SpinePlatform, count: int = 5) -> dict[str, Any]:
-    """Replay already-sent events (IG must absorb them) and redeliver decisions (AL must not act twice)."""
-    ig = _ig(p)
+    """Replay events the run already sent (IG must answer DUPLICATE and publish nothing) and redeliver
+    decisions to the run's decision lane (AL must not act twice)."""
+    _ig(p)
+    gate = _sandbox_gate(p)
     if p.wsp is not None and p.wsp.planned:
-        traffic = [e for e in p.wsp.planned if e.get("event_class") == "traffic_fraud" and "ts_utc" in e]
-        envelopes = traffic[:count]
+        envelopes = [e for e in p.wsp.planned if e.get("event_class") == "traffic_fraud" and "ts_utc" in e][:count]
     else:
         envelopes = [p.smoke_envelope() for _ in range(count)]
         for envelope in envelopes:
-            p.ingest(p.auth_headers(), envelope, gate=ig)
-    published_before = _total_end(p)
+            gate.send(p.auth_headers(), envelope)
+    published_before = gate.stats.published
     actions_before = sum(p.lane.stats.executions.values()) if p.lane is not None else 0
     outcomes: dict[str, int] = {}
     for envelope in envelopes:
-        resp = p.ingest(p.auth_headers(), envelope, gate=ig)
-        outcomes[str(resp.outcome or resp.status_code)] = outcomes.get(str(resp.outcome or resp.status_code), 0) + 1
+        resp = gate.send(p.auth_headers(), envelope)
+        label = str(resp.outcome or resp.status_code)
+        outcomes[label] = outcomes.get(label, 0) + 1
     if p.lane is not None:
         p.lane.redeliver(count)
         p.lane.process_available()
     actions_after = sum(p.lane.stats.executions.values()) if p.lane is not None else 0
-    return {"replayed": len(envelopes), "outcomes": outcomes, "published_delta": _total_end(p) - published_before,
-            "actions_delta": actions_after - actions_before}
+    return {"replayed": len(envelopes), "outcomes": outcomes,
+            "published_delta": gate.stats.published - published_before, "actions_delta": actions_after - actions_before}
 
 
 def payload_change(p: SpinePlatform) -> dict[str, Any]:
-    ig = _ig(p)
+    _ig(p)
+    gate = _sandbox_gate(p)
     envelope = p.smoke_envelope()
-    p.ingest(p.auth_headers(), envelope, gate=ig)
+    gate.send(p.auth_headers(), envelope)
     key: tuple[str, ...] = (envelope["platform_run_id"], envelope["event_class"], envelope["event_id"])
     if p.rt.mutated("dedupe_ignores_run_id"):
         key = key[1:]
-    original = ig.payload_of(key)
+    original = gate.payload_of(key)
     changed = {**envelope, "payload": {**envelope["payload"], "tampered": True}}
-    resp = p.ingest(p.auth_headers(), changed, gate=ig)
-    return {"outcome": resp.outcome, "original_intact": ig.payload_of(key) == original and original is not None}
+    resp = gate.send(p.auth_headers(), changed)
+    return {"outcome": resp.outcome, "original_intact": original is not None and gate.payload_of(key) == original}
 
 
 def receipt_rewrite(p: SpinePlatform) -> dict[str, Any]:
@@ -237,24 +246,36 @@ def sr_conflicting_lease(p: SpinePlatform) -> dict[str, Any]:
 
 def nonretryable_stop(p: SpinePlatform) -> dict[str, Any]:
     """IG answers 400 to the second event: WSP must stop there and record it (no silent skipping)."""
+    _ig(p)
+    gate = _sandbox_gate(p)
     calls: list[str] = []
 
-    class _Rejecting:
+    class _RejectSecond:
         def send(self, headers: Mapping[str, str], envelope: Mapping[str, Any]) -> IngestResponse:
             calls.append(str(envelope.get("event_id")))
             if len(calls) == 2:
                 return IngestResponse(400, error="drill: schema rejected")
-            return IngestResponse(200, outcome="ADMIT")
+            return gate.send(headers, envelope)
 
-    wsp = WorldStreamProducer(p.rt, _Rejecting(), api_key="drill", process="drill-wsp")
+    wsp = WorldStreamProducer(gate.rt, _RejectSecond(), api_key=p.config.api_key, process="drill-wsp")
     envelopes = [p.smoke_envelope() for _ in range(4)]
     stopped = False
     try:
         wsp.stream(envelopes)
     except NonRetryableIngest:
         stopped = True
-    stopped = stopped and len(calls) == 2
-    return {"stopped": stopped, "recorded": wsp.totals.nonretryable == 1, "sent_after_rejection": len(calls) - 2}
+    return {"stopped": stopped and len(calls) == 2,
+            "recorded": wsp.totals.nonretryable == 1 and wsp.totals.failed == 1,
+            "sent_after_rejection": len(calls) - 2}
+
+
+def derive_scenario_run_id(p: SpinePlatform) -> dict[str, Any]:
+    """Re-derive scenario_run_id from the equivalence key, independently of the SR that published it."""
+    from reference_impl.sr import equivalence_key, scenario_run_id_for
+
+    cfg = p.config
+    key = equivalence_key(cfg.seed, cfg.traffic_events, cfg.handles.oracle_required_output_ids)
+    return {"equivalence_key": key, "scenario_run_id": scenario_run_id_for(key)}
 
 
 def running_daemons(p: SpinePlatform) -> dict[str, Any]:
@@ -281,6 +302,7 @@ DRILLS: Mapping[str, DrillFn] = {
     "stream_without_ready": stream_without_ready,
     "sr_conflicting_lease": sr_conflicting_lease,
     "nonretryable_stop": nonretryable_stop,
+    "derive_scenario_run_id": derive_scenario_run_id,
     "running_daemons": running_daemons,
     "consumer_instances": consumer_instances,
 }

@@ -140,7 +140,7 @@ class IngestGate:
         seen = self.admission.get(dkey)
         if seen is not None and seen.state == "published":
             if seen.payload_hash == phash:
-                if self.rt.mutated("mutable_receipts"):
+                if self.rt.mutated("mutable_receipts") and 1 <= seen.receipt_seq <= len(self.receipts):
                     # The drift: "touch" the original receipt in place instead of only appending.
                     original = self.receipts.entries()[seen.receipt_seq - 1]
                     self.receipts.rewrite(seen.receipt_seq, {**original, "last_seen_at_utc": self.rt.now_iso()})

@@ -81,7 +81,7 @@ class StreamSortResult:
     rows_out: int
     shards: int
     manifest_key: str
-    receipt_key: str
+    receipt_key: str  # "" when no receipt was written
     input_fingerprint: str
     output_fingerprint: str
     ordered: bool
@@ -89,7 +89,7 @@ class StreamSortResult:
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status, "sort_key": self.sort_key, "rows_in": self.rows_in,
                 "rows_out": self.rows_out, "shards": self.shards, "manifest_key": self.manifest_key,
-                "receipt_key": self.receipt_key, "input_fingerprint": self.input_fingerprint,
+                "receipt_key": self.receipt_key or None, "input_fingerprint": self.input_fingerprint,
                 "output_fingerprint": self.output_fingerprint, "ordered": self.ordered}
 
 
@@ -175,7 +175,9 @@ class Oracle:
                    "input_fingerprint": input_fp, "output_fingerprint": output_fp, "rows_in": len(rows),
                    "rows_out": len(rows), "files_in": files_in, "files_out": len(shards),
                    "started_at_utc": started, "ended_at_utc": self.rt.now_iso()}
-        if not (self.rt.mutated("receipt_not_written") and output_id == "flow_anchor_fraud"):
+        if self.rt.mutated("receipt_not_written") and output_id == "flow_anchor_fraud":
+            receipt_key = ""  # the drift: no receipt, so nothing to point at
+        else:
             self.rt.store.put(self.bucket, receipt_key, canonical_json(receipt).encode(), if_none_match=True)
         self.rt.event(PROCESS, "oracle.stream_sorted", "oracle", output_id=output_id, rows=len(rows))
         return StreamSortResult(output_id, "PASS" if ordered else "FAIL", sort_key, len(rows), len(rows),

@@ -168,7 +168,11 @@ class SpinePlatform:
             entrypoints["oracle_seed"] = "reference_impl.oracle_seed_v2:main"
         found = {name: resolve_entrypoint(ref) for name, ref in entrypoints.items()}
         missing = sorted(n for n, ok in found.items() if not ok)
-        facts = {"entrypoints": found, "image": self._image(), "secrets_required": False}
+        image = self._image()
+        facts = {"entrypoints": found, "image": image, "secrets_required": False,
+                 # In-process, "task definitions can reference the image" = every entrypoint resolves and the
+                 # image has a digest.
+                 "image_ref_ready": not missing and bool(image["digest"])}
         return not missing, facts, (f"entrypoints not importable: {missing}" if missing else None)
 
     def _p0(self) -> tuple[bool, dict[str, Any], str | None]:
@@ -191,11 +195,16 @@ class SpinePlatform:
             except Exception:
                 buckets_ok[key] = False
         resolvable = all(topics_ok.values()) and all(buckets_ok.values())
+        bad = sorted([k for k, ok in topics_ok.items() if not ok] + [k for k, ok in buckets_ok.items() if not ok])
         facts = {"core_applied": all(buckets_ok.values()), "demo_applied": all(topics_ok.values()),
                  "handles_resolvable": {"topics": topics_ok, "buckets": buckets_ok},
-                 "forbidden_infra": {"nat_gateways": 0, "always_on_load_balancers": 0},
+                 "buckets": {handles.buckets[k]: ok for k, ok in buckets_ok.items()},
+                 "topics_expected": {t.name: t.partitions for t in handles.topics.values()},
+                 "topics": dict(existing),
+                 "handles_missing": bad,
+                 "handles_used": len(handles.topics) + len(handles.buckets),
+                 "forbidden_infra": [],  # in-process there is no NAT gateway or load balancer to find
                  "teardown_viable": True}
-        bad = sorted([k for k, ok in topics_ok.items() if not ok] + [k for k, ok in buckets_ok.items() if not ok])
         return resolvable, facts, (f"handles not resolvable: {bad}" if bad else None)
 
     def run_config(self) -> dict[str, Any]:
@@ -207,8 +216,7 @@ class SpinePlatform:
             config.pop("image")
         digest_input: Any = config
         if self.rt.mutated("unstable_config_digest"):
-            digest_input = {**config, "_computed_at": self.rt.clock.now(), "_salt": self._smoke_counter}
-            self._smoke_counter += 1
+            digest_input = {**config, "_computed_at": self.rt.clock.now(), "_pid_salt": id(self)}
         config_digest = digest_of(digest_input)
         doc = {"env": self.config.env, "scenario_equivalence_key": self.equivalence_key,
                "scenario_run_id": self.scenario_run_id, "config": config, "config_digest": config_digest,
@@ -249,9 +257,18 @@ class SpinePlatform:
         self._put("operate/daemons_ready.json", doc, "P2")
         not_running = [s.name for s in sup.services.values() if s.running_count < s.desired_count]
         scope_ok = all(c["ok"] for c in sup.scope_checks) and bool(sup.scope_checks)
+        existing = self.bus.topics()
+        dependencies = {f"topic:{t.name}": t.name in existing for t in self.config.handles.topics.values()}
+        for bucket in self.config.handles.buckets.values():
+            try:
+                self.store.list(bucket, "_probe/")
+                dependencies[f"bucket:{bucket}"] = True
+            except KeyError:
+                dependencies[f"bucket:{bucket}"] = False
+        dependencies["components"] = error is None
         facts = {"all_running": not not_running, "not_running": not_running, "run_scope_enforced": scope_ok,
                  "duplicate_consumers": {g: n for g, n in groups.items() if n > 1},
-                 "dependency_ready": error is None}
+                 "dependency_ready": error is None, "dependencies": dependencies}
         if error is None and not_running:
             error = f"services not running: {not_running}"
         return error is None, facts, error
@@ -395,8 +412,8 @@ class SpinePlatform:
         self._put("ingest/kafka_offsets_snapshot.json", {"topics": self.ingest_offsets,
                                                          "snapshot_at_utc": self.rt.now_iso()}, "P7")
         items = ig.stats.quarantine_items
-        persisted = all(i["payload_key"] is not None and self.store.exists(ig.quarantine_bucket, i["payload_key"])
-                        for i in items)
+        persisted = sum(1 for i in items
+                        if i["payload_key"] is not None and self.store.exists(ig.quarantine_bucket, i["payload_key"]))
         self._put("ingest/quarantine_summary.json", {"count": len(items), "payloads_persisted": persisted,
                                                      "items": items[:20]}, "P7")
         return True, {"counts_by_outcome": summary["counts_by_outcome"]}, None
@@ -539,7 +556,9 @@ class SpinePlatform:
         proof["confirmed_absent"]["secrets"] = not self.secrets
         self._put("teardown/teardown_proof.json", proof, "P12")
         ok = proof["destroy_status"] == "COMPLETED"
-        return ok, {"running_daemons": proof["running_daemons"]}, \
+        facts = {"running_daemons": proof["running_daemons"],
+                 "demo_resources_remaining": [n for n, gone in proof["confirmed_absent"].items() if not gone]}
+        return ok, facts, \
             (None if ok else f"teardown incomplete: {proof['confirmed_absent']}")
 
     # ------------------------------------------------------------------ drills

@@ -177,10 +177,11 @@ class RtdlCore:
                 for cls in missing:
                     context[cls] = {"flow_id": flow_id, "defaulted": True}
             else:
-                reasons = [f"missing_context:{cls}" for cls in missing]
-                for reason in reasons:
-                    self.stats.degrade_counts[reason] += 1
-                    self.rt.record(self.process, "ok", "degrade", event_id=event_id, reason=reason)
+                # One reason per event (naming every missing context), so counts equal degraded events.
+                reason = "missing_context:" + "+".join(missing)
+                reasons = [reason]
+                self.stats.degrade_counts[reason] += 1
+                self.rt.record(self.process, "ok", "degrade", event_id=event_id, reason=reason)
         decision_input = {"platform_run_id": value.get("platform_run_id"),
                           "scenario_run_id": value.get("scenario_run_id"), "event_id": event_id,
                           "flow_id": flow_id, "amount_minor": payload.get("amount_minor"),
