@@ -23,12 +23,13 @@ def event_value(name: str, category: str, version: Any = "1", run_id: str = RUN_
 def clean_values(run_id: str = RUN_ID) -> list[dict[str, Any]]:
     """One event per required family, as the reference platform emits them."""
     return [
-        event_value("ingest.admit", "decision", run_id=run_id, payload={"event_id": "e-1", "outcome": "ADMIT"}),
-        event_value("security.sig_fail", "counter", run_id=run_id, payload={"node": "n1"}),
-        event_value("[:tocp,:security,:quarantine]", "state_change", "2", run_id=run_id, payload={"node": "n1"}),
-        event_value("control_plane.state_change", "state_change", run_id=run_id, trace_id="tr-1",
+        event_value("ingest.admit", "ingest", run_id=run_id, payload={"event_id": "e-1", "outcome": "ADMIT"}),
+        event_value("security.sig_fail", "security", run_id=run_id, trace_id="ln-1", payload={"node": "n1"}),
+        event_value("[:tocp,:security,:quarantine]", "security", 2, run_id=run_id, trace_id="ln-2",
+                    payload={"node": "n1"}),
+        event_value("control_plane.state_change", "control_plane", run_id=run_id, trace_id="tr-1",
                     payload={"from": "QUEUED", "to": "RUNNING"}),
-        event_value("evidence.write", "audit", run_id=run_id,
+        event_value("evidence.write", "evidence", run_id=run_id,
                     payload={"path": "run.json", "sha256": "ab" * 32}),
     ]
 

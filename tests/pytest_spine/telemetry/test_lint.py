@@ -38,42 +38,42 @@ def test_the_reference_stream_is_clean(tmp_path: Path) -> None:
 
 
 def test_mutant_unknown_family_is_a_finding(tmp_path: Path) -> None:
-    stream = events([*clean_values(), event_value("billing.charge", "counter")], tmp_path)
+    stream = events([*clean_values(), event_value("billing.charge", "ingest")], tmp_path)
     found = lint_taxonomy(stream, TAXONOMY)
     assert codes(found) == ["unknown_name"]
     assert found[0].where.endswith("history.jsonl:7") and found[0].name == "billing.charge"
 
 
 def test_mutant_version_going_down_is_a_finding(tmp_path: Path) -> None:
-    stream = events([event_value("security.sig_fail", "counter", "3"),
-                     event_value("security.sig_fail", "counter", "2"),
-                     event_value("security.sig_fail", "counter", "3")], tmp_path)
+    stream = events([event_value("security.sig_fail", "security", "3"),
+                     event_value("security.sig_fail", "security", "2"),
+                     event_value("security.sig_fail", "security", "3")], tmp_path)
     found = lint_taxonomy(stream, TAXONOMY)
     assert codes(found) == ["version_decreased"]
     assert "from '3'" in found[0].message and "to '2'" in found[0].message
 
 
 @pytest.mark.parametrize(("value", "code"), [
-    (event_value("security.sig_fail", "counter", None), "missing_version"),
-    (event_value("security.sig_fail", "counter", "one"), "bad_version"),
-    (event_value("security.sig_fail", "counter", 0), "version_below_minimum"),
+    (event_value("security.sig_fail", "security", None), "missing_version"),
+    (event_value("security.sig_fail", "security", "one"), "bad_version"),
+    (event_value("security.sig_fail", "security", 0), "version_below_minimum"),
     (event_value("security.sig_fail", "gauge"), "unknown_category"),
-    (event_value("security.sig_fail", "audit"), "category_not_in_family"),
-    (event_value("Security SigFail", "counter"), "bad_name"),
+    (event_value("security.sig_fail", "evidence"), "category_not_in_family"),
+    (event_value("Security SigFail", "security"), "bad_name"),
 ])
 def test_each_taxonomy_rule_can_fail(tmp_path: Path, value: dict[str, object], code: str) -> None:
     assert codes(lint_taxonomy(events([value], tmp_path), TAXONOMY)) == [code]
 
 
 def test_a_version_only_increases_per_name_not_across_names(tmp_path: Path) -> None:
-    stream = events([event_value("security.sig_fail", "counter", "2"),
-                     event_value("security.replay_drop", "counter", "1")], tmp_path)
+    stream = events([event_value("security.sig_fail", "security", "2"),
+                     event_value("security.replay_drop", "security", "1")], tmp_path)
     assert lint_taxonomy(stream, TAXONOMY) == []
 
 
 def test_mutant_missing_correlation_field_is_a_finding(tmp_path: Path) -> None:
-    stream = events([event_value("control_plane.state_change", "state_change", trace_id=None),
-                     event_value("evidence.write", "audit", run_id="")], tmp_path)
+    stream = events([event_value("control_plane.state_change", "control_plane", trace_id=None),
+                     event_value("evidence.write", "evidence", run_id="")], tmp_path)
     found = lint_correlation(stream, TAXONOMY, RUN_ID)
     assert [(f.code, f.name) for f in found] == [("missing_correlation", "control_plane.state_change"),
                                                  ("missing_correlation", "evidence.write")]
@@ -81,8 +81,8 @@ def test_mutant_missing_correlation_field_is_a_finding(tmp_path: Path) -> None:
 
 
 def test_run_ids_must_be_this_runs_or_one_per_stream(tmp_path: Path) -> None:
-    stream = events([event_value("evidence.write", "audit"),
-                     event_value("evidence.write", "audit", run_id="platform_other")], tmp_path)
+    stream = events([event_value("evidence.write", "evidence"),
+                     event_value("evidence.write", "evidence", run_id="platform_other")], tmp_path)
     assert codes(lint_correlation(stream, TAXONOMY, RUN_ID)) == ["run_id_mismatch"]
     assert codes(lint_correlation(stream, TAXONOMY, None)) == ["mixed_run_ids"]
 
@@ -100,8 +100,8 @@ def test_families_absent_or_not_exercised_fail_g1(tmp_path: Path) -> None:
 
 
 def test_bare_event_lines_are_linted_too(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "events.jsonl", [event_value("security.sig_fail", "counter"),
-                                                   event_value("nope.x", "counter")])
+    path = write_jsonl(tmp_path / "events.jsonl", [event_value("security.sig_fail", "security", trace_id="t"),
+                                                   event_value("nope.x", "ingest")])
     assert codes(lint_all(load_events(path), TAXONOMY)) == ["unknown_name"]
 
 

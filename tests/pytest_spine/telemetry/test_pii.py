@@ -9,7 +9,7 @@ from pytest_spine.telemetry.pii import DEFAULT_CANARIES, DetectorError, PiiDetec
 
 
 def as_event(**payload: object) -> Event:
-    value = event_value("security.sig_fail", "counter", payload=payload)
+    value = event_value("security.sig_fail", "security", payload=payload)
     return Event(value["name"], value["category"], value["version"], "history#3",
                  fields={k: v for k, v in value.items() if k not in ("name", "category", "version", "payload")},
                  payload=value["payload"])
