@@ -495,3 +495,22 @@ def theta03_table(verdicts: Iterable[Verdict]) -> list[dict[str, Any]]:
         rows.append({"gate": gate.gate, "source": gate.source, "threshold": gate.threshold,
                      "check_id": gate.check_id, "status": status.value, "reason": reason})
     return rows
+
+
+# Which check each security mutant (reference_impl/security/config.py) must be killed by.
+SECURITY_MUTANT_KILLS: dict[str, str] = {
+    "accept_unsigned": "SEC-UNSIGNED-REJECTED",
+    "accept_bad_signature": "SEC-SIG-TAMPER",
+    "no_replay_window": "SEC-REPLAY-REJECT",
+    "nonce_wraparound_accepts_stale": "SEC-NONCE-HWM",
+    "unbounded_replay_memory": "SEC-REPLAY-REJECT",
+    "bucket_never_refills": "SEC-RATE-LIMIT",
+    "rate_drop_silent": "SEC-RATE-LIMIT",
+    "no_payload_cap": "SEC-PAYLOAD-CAP",
+    "quarantine_never_triggers": "SEC-QUARANTINE-REACTION",
+    "quarantine_never_releases": "SEC-QUARANTINE-REACTION",
+    "insecure_mode_silent": "SEC-INSECURE-FLAG",
+    "lineage_not_v7": "SEC-LINEAGE-UUIDV7",
+    "auth_boundary_open": "SEC-AUTH-BOUNDARY",
+    "secret_in_evidence": "SEC-NO-SECRETS-IN-EVIDENCE",
+}
