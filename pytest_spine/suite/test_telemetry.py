@@ -1,0 +1,240 @@
+"""Telemetry, metric-file and run-history gates of the packaged suite (seeds 000 §1.5/§3/§4, 002, 004).
+
+- ``test_telemetry[TEL-*]``: every event the target emitted in this run (the run's History and every
+  history already stored in the bundle) is linted against the taxonomy; G1 family coverage uses the
+  verdicts recorded so far, so these items run after the phase gates (``spine.ensure_phases()``).
+- ``test_metric_gate[MET-*]``: one item per gate of the packaged gate files and of ``gates/*.yaml`` in the
+  rootdir. A malformed gate file becomes one failing item naming the file and place.
+- ``test_history[HIST-*]``: flake rate, consecutive failures, SLO days and error budget over the run
+  history configured by ``--spine-history-dir`` / ini ``spine_history_dir`` / ``$SPINE_HISTORY_DIR``;
+  NOT_APPLICABLE, with that reason, when none is configured.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_spine.telemetry.events import Event, EventSourceError, events_from_operations, read_event_lines
+from pytest_spine.telemetry.gatefile import (
+    PACKAGED_GATES_DIR,
+    GateFileError,
+    MetricGate,
+    discover_gatefiles,
+    evaluate_gate,
+    load_gates,
+)
+from pytest_spine.telemetry.history_gates import HISTORY_CHECKS, HistoryReport, evaluate_history
+from pytest_spine.telemetry.lint import (
+    TEL_CORRELATION,
+    TEL_FAMILIES,
+    TEL_NO_PII,
+    TEL_TAXONOMY,
+    TELEMETRY_CHECKS,
+    Finding,
+    FamilyCoverage,
+    family_coverage,
+    lint_correlation,
+    lint_families,
+    lint_pii,
+    lint_taxonomy,
+)
+from pytest_spine.telemetry.pii import DetectorError, PiiDetector
+from pytest_spine.telemetry.run_records import RunHistoryError, open_store
+from pytest_spine.telemetry.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
+from pytest_spine.verdicts import Status, Verdict
+
+GATE_FILE_ERROR = "MET-GATEFILE-ERROR"
+_gates: dict[str, MetricGate] = {}
+_gate_errors: dict[str, str] = {}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.function.__name__ != "test_metric_gate":
+        return
+    files = discover_gatefiles(PACKAGED_GATES_DIR, metafunc.config.rootpath / "gates")
+    try:
+        gates = load_gates(files)
+    except GateFileError as bad:
+        _gate_errors[GATE_FILE_ERROR] = str(bad)
+        metafunc.parametrize("gate_id", [GATE_FILE_ERROR])
+        return
+    _gates.update({g.gate_id: g for g in gates})
+    metafunc.parametrize("gate_id", [g.gate_id for g in gates])
+
+
+@pytest.fixture(scope="module")
+def after_phases(spine: Any) -> Any:
+    """These checks judge what the run did: make sure the phase run happened first."""
+    ensure = getattr(spine, "ensure_phases", None)
+    if callable(ensure):
+        ensure()
+    return spine
+
+
+def _taxonomy() -> Taxonomy:
+    return load_taxonomy()
+
+
+def _streams(spine: Any) -> tuple[list[tuple[str, list[Event], str | None]], list[str]]:
+    """(label, events, required run id) per stream: the run's History, then every stored history."""
+    run_id = spine.run.platform_run_id
+    streams: list[tuple[str, list[Event], str | None]] = [
+        ("history", events_from_operations(spine.history.operations(), "history"), run_id)]
+    problems: list[str] = []
+    root = Path(spine.bundle.root)
+    for relpath in spine.bundle.list():
+        if relpath.endswith((".jsonl", ".jsonl.gz")):
+            try:
+                # A scenario's own history: one run id per stream, whatever the scenario named it.
+                streams.append((relpath, list(read_event_lines(root / relpath)), None))
+            except EventSourceError as bad:
+                problems.append(str(bad))
+    return streams, problems
+
+
+def _write(spine: Any, verdict: Verdict, **extra: Any) -> None:
+    doc = {"check_id": verdict.check_id, "kind": verdict.kind, "status": verdict.status.value,
+           "reason": verdict.reason, "figures": dict(verdict.figures), **extra}
+    spine.bundle.put(f"telemetry/{verdict.check_id}/report.json", doc)
+
+
+def _findings_verdict(check_id: str, findings: list[Finding], events: int, what: str) -> Verdict:
+    if events == 0:
+        return Verdict(check_id, "telemetry", Status.FAIL,
+                       "the target emitted no event operations in this run: nothing to check, and missing "
+                       "telemetry is a failure (seed 000: if it isn't observable, it isn't shipped)")
+    figures = {"events": events, "findings": len(findings)}
+    if not findings:
+        return Verdict(check_id, "telemetry", Status.PASS, f"{events} events: {what}", figures=figures)
+    shown = "; ".join(str(f) for f in findings[:3])
+    return Verdict(check_id, "telemetry", Status.FAIL, f"{len(findings)} findings in {events} events: {shown}",
+                   counterexample=tuple(f.to_json() for f in findings[:10]), figures=figures)
+
+
+@pytest.mark.spine_telemetry
+@pytest.mark.xdist_group("spine-phases")
+@pytest.mark.parametrize("check_id", list(TELEMETRY_CHECKS))
+def test_telemetry(after_phases: Any, check_id: str) -> None:
+    spine = after_phases
+    try:
+        taxonomy = _taxonomy()
+        detector = PiiDetector.from_config(taxonomy.pii)
+        detector.self_test()
+    except (TaxonomyError, DetectorError) as bad:
+        spine.report(Verdict(check_id, "telemetry", Status.FAIL, f"the taxonomy cannot be used: {bad}"))
+        return
+    streams, problems = _streams(spine)
+    all_events = [e for _, events, _ in streams for e in events]
+    sources = [label for label, _, _ in streams]
+    findings: list[Finding] = [Finding(check_id, "unreadable_history", p.split(":")[0], "", p) for p in problems]
+    coverage: list[FamilyCoverage] = []
+    if check_id == TEL_TAXONOMY:
+        for _, events, _ in streams:
+            findings += lint_taxonomy(events, taxonomy)
+        verdict = _findings_verdict(check_id, findings, len(all_events),
+                                    "every name, category and version follows the taxonomy")
+    elif check_id == TEL_CORRELATION:
+        for _, events, required_run in streams:
+            findings += lint_correlation(events, taxonomy, required_run)
+        verdict = _findings_verdict(check_id, findings, len(all_events),
+                                    "every event carries the correlation fields its family requires")
+    elif check_id == TEL_NO_PII:
+        findings += lint_pii(all_events, detector)
+        verdict = _findings_verdict(check_id, findings, len(all_events),
+                                    "no raw PII or token in any payload (detector self-tested on its canaries)")
+    else:
+        assert check_id == TEL_FAMILIES
+        exercised = [v.check_id for v in dict(spine.verdicts).values()
+                     if v.status is not Status.NOT_APPLICABLE and v.kind not in ("telemetry", "metric", "history")]
+        coverage = family_coverage(all_events, taxonomy, exercised)
+        findings += lint_families(coverage)
+        required = [c for c in coverage if c.required]
+        figures = {"families_required": len(required), "families_covered": sum(c.ok for c in required)}
+        spine.add_figures(tel_families_required=figures["families_required"],
+                          tel_families_covered=figures["families_covered"])
+        if findings:
+            verdict = Verdict(check_id, "telemetry", Status.FAIL,
+                              "; ".join(f.message for f in findings[:6]),
+                              counterexample=tuple(f.to_json() for f in findings[:10]), figures=figures)
+        else:
+            shown = ", ".join(f"{c.family} ({c.events} events, {len(c.exercised_by)} checks)" for c in required)
+            verdict = Verdict(check_id, "telemetry", Status.PASS, f"every required family is emitted and "
+                              f"exercised: {shown}", figures=figures)
+    spine.add_figures(**{f"{check_id.lower().replace('-', '_')}_findings": len(findings)})
+    _write(spine, verdict, sources=sources, events=len(all_events), taxonomy=taxonomy.source,
+           findings=[f.to_json() for f in findings[:500]], findings_total=len(findings),
+           families=[c.to_json() for c in coverage])
+    spine.report(verdict)
+
+
+def _figures(spine: Any) -> Mapping[str, Any] | None:
+    figures = dict(getattr(spine, "figures", {}) or {})
+    stored = spine.bundle.get("figures.json")
+    if isinstance(stored, Mapping) and isinstance(stored.get("figures"), Mapping):
+        figures = {**stored["figures"], **figures}
+    return figures
+
+
+@pytest.mark.spine_telemetry
+@pytest.mark.xdist_group("spine-phases")
+def test_metric_gate(after_phases: Any, gate_id: str) -> None:
+    spine = after_phases
+    if gate_id in _gate_errors:
+        spine.report(Verdict(gate_id, "metric", Status.FAIL, f"a gate file is malformed: {_gate_errors[gate_id]}"))
+        return
+    gate = _gates[gate_id]
+    verdict = evaluate_gate(gate, _figures(spine))
+    _write(spine, verdict, sources=list(verdict.evidence),
+           gate={"gate_file": str(gate.gate_file), "source_kind": gate.source_kind, "metric": gate.metric,
+                 "comparator": gate.comparator, "threshold": gate.threshold})
+    spine.report(verdict)
+
+
+def _history_location(config: pytest.Config) -> str | None:
+    option = config.getoption("spine_history_dir", None)
+    if option:
+        return str(option)
+    try:
+        ini = config.getini("spine_history_dir")
+    except ValueError:  # the ini key is not registered by this build of the plugin
+        ini = None
+    if ini:
+        return str(ini)
+    return os.environ.get("SPINE_HISTORY_DIR") or None
+
+
+@pytest.fixture(scope="module")
+def history_report(request: pytest.FixtureRequest) -> HistoryReport | str | None:
+    """The report over past runs (None when no history is configured; the error text when unusable)."""
+    location = _history_location(request.config)
+    if location is None:
+        return None
+    try:
+        store = open_store(location)
+        return evaluate_history(store.records(), location=store.location)
+    except RunHistoryError as bad:
+        return str(bad)
+
+
+@pytest.mark.spine_telemetry
+@pytest.mark.parametrize("check_id", list(HISTORY_CHECKS))
+def test_history(spine: Any, history_report: HistoryReport | str | None, check_id: str) -> None:
+    if history_report is None:
+        spine.report(Verdict(check_id, "history", Status.NOT_APPLICABLE,
+                             "no run history is configured (--spine-history-dir, ini spine_history_dir or "
+                             "$SPINE_HISTORY_DIR); add past runs with `spine history add BUNDLE`"))
+        return
+    if isinstance(history_report, str):
+        verdict = Verdict(check_id, "history", Status.FAIL, f"the run history cannot be judged: {history_report}")
+        _write(spine, verdict)
+        spine.report(verdict)
+        return
+    verdict = history_report.verdict(check_id)
+    spine.add_figures(**{f"history_{k}": v for k, v in history_report.figures().items()})
+    _write(spine, verdict, history=history_report.to_json())
+    spine.report(verdict)
