@@ -117,6 +117,13 @@ class ControlPlane:
                   to=target.value, cause=cause, actor=actor)
         return new
 
+    def _claim_transition(self, job: Job, src: str, dst: str, cause: str, worker: str) -> None:
+        trace = self._worker_trace(job)
+        self._rec("cp", "ok", "cp_transition", job_id=job.job_id, **{"from": src}, to=dst, trace_id=trace,
+                  cause=cause, actor=worker, recovery=False, generation=job.generation)
+        self._log("transition", trace_id=trace, job_id=job.job_id, **{"from": src}, to=dst, cause=cause,
+                  actor=worker)
+
     def _mutant_allows(self, source: JobState, target: JobState) -> bool:
         allowed = {
             "skip_queued": {(S.APPROVED, S.RUNNING)},
@@ -407,21 +414,15 @@ class ControlPlane:
                 return None
             before, after = claimed
             if exhausted:
-                self._rec("cp", "ok", "cp_transition", job_id=after.job_id, **{"from": "RUNNING"}, to="FAILED",
-                          trace_id=self._worker_trace(after), cause="lease_expired", actor=worker,
-                          recovery=False, generation=after.generation)
+                self._claim_transition(after, "RUNNING", "FAILED", "lease_expired", worker)
                 self._log("retry_budget_exhausted", level="error", trace_id=self._worker_trace(after),
                           job_id=after.job_id, error=after.last_error)
                 continue
             if before.state is S.RUNNING:
-                self._rec("cp", "ok", "cp_transition", job_id=before.job_id, **{"from": "RUNNING"},
-                          to="QUEUED", trace_id=self._worker_trace(before), cause="lease_expired",
-                          actor=worker, recovery=False, generation=before.generation)
+                self._claim_transition(before, "RUNNING", "QUEUED", "lease_expired", worker)
                 self._log("lease_expired", trace_id=self._worker_trace(before), job_id=before.job_id,
                           previous_owner=before.lease_owner, lease_expires_at=before.lease_expires_at)
-            self._rec("cp", "ok", "cp_transition", job_id=after.job_id, **{"from": "QUEUED"}, to="RUNNING",
-                      trace_id=self._worker_trace(after), cause="claim", actor=worker, recovery=False,
-                      generation=after.generation)
+            self._claim_transition(after, "QUEUED", "RUNNING", "claim", worker)
             self._rec(worker, "ok", "cp_lease", job_id=after.job_id, worker=worker,
                       action="reclaim" if before.state is S.RUNNING else "claim", now=now,
                       lease_expires_at=after.lease_expires_at, previous_owner=before.lease_owner,
