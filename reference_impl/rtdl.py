@@ -74,6 +74,7 @@ class RtdlCore:
         self.context_classes = tuple(runtime.handles.output_event_classes[o] for o in
                                      ("arrival_events", "arrival_entities", "flow_anchor_fraud"))
         self.origin: dict[str, dict[int, list[int]]] = {}  # topic -> partition -> [first, last] consumed
+        self._unwritten: set[tuple[str, int, int]] = set()  # records whose durable write failed
 
     @property
     def topics(self) -> list[str]:
@@ -125,8 +126,10 @@ class RtdlCore:
     def _commit(self, topic: str, partition: int, next_offset: int) -> None:
         self.rt.faults.hit("rtdl.before_commit", group=self.group, topic=topic, partition=partition,
                            offset=next_offset)
-        if next_offset > self.state.durable_upto.get((topic, partition), 0):
+        skipped = {slot for slot in self._unwritten if slot[:2] == (topic, partition) and slot[2] < next_offset}
+        if next_offset > self.state.durable_upto.get((topic, partition), 0) or skipped:
             self.stats.commit_violations += 1
+        self._unwritten -= skipped
         self.rt.bus.commit(self.group, topic, partition, next_offset)
         self.rt.record(self.process, "ok", "offset_commit", group=self.group, topic=topic, partition=partition,
                        offset=next_offset)
@@ -201,6 +204,7 @@ class RtdlCore:
             self.rt.record(self.process, "fail", "state_write", group=self.group, topic=topic, partition=partition,
                            offset=offset, key=key, error=str(error))
             if self.rt.mutated("rtdl_write_failures"):
+                self._unwritten.add(origin)
                 return False  # the drift: swallow it and let the commit go past the record
             raise
         self.rt.record(self.process, "ok", "state_write", group=self.group, topic=topic, partition=partition,
