@@ -37,7 +37,7 @@ text-align:left;vertical-align:top}th{background:#f6f8fa}td.num{text-align:right
 .s-PASS{background:#2e9e5b}.s-FAIL{background:#d64541}.s-BLOCKED{background:#9b2c2c}.s-UNKNOWN{background:#e0a030}
 .s-NOT_APPLICABLE{background:#b8bec8;color:#222}.s-NOT_MEASURED{background:#dfe3e8;color:#444}
 a{color:#0969da;text-decoration:none}a:hover{text-decoration:underline}.ev{font-family:ui-monospace,monospace;
-font-size:11px}.why{color:#57606a;font-size:12px}
+font-size:11px;word-break:break-all}.why{color:#57606a;font-size:12px}
 """
 
 

@@ -130,7 +130,7 @@ def _verdict_row(view: BundleView, key: str, label: str, pattern: str, threshold
     value = "-"
     if figure:
         measured = _figure_value(view, figure, found)
-        value = measured[0] if measured else "not measured"
+        value = measured[0] if measured else "no figure"
     evidence = tuple(dict.fromkeys(x for v in found for x in (f"verdicts.json#{v.check_id}", *v.evidence)))
     return Row(key, label, status.value, value, threshold, worst.reason, evidence)
 

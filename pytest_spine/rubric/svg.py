@@ -22,7 +22,8 @@ def _t(x: float, y: float, text: str, size: int = 12, anchor: str = "start", fil
 
 
 def _svg(width: float, height: float, body: Sequence[str], label: str) -> str:
-    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width:.0f}' height='{height:.0f}' "
+    # width 100 % with a viewBox: the chart scales to its card instead of forcing a scrollbar
+    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='100%' style='max-width:{width:.0f}px' "
             f"viewBox='0 0 {width:.0f} {height:.0f}' role='img' aria-label='{escape(label)}'>"
             + "".join(body) + "</svg>")
 
@@ -31,7 +32,7 @@ def phase_timeline(phases: Sequence[tuple[str, str, str, str]], width: int = 128
     """Chevrons P(-1)..P12 coloured by status: (phase, name, status, tooltip)."""
     count = max(len(phases), 1)
     step = (width - 20) / count
-    height = 86
+    height = 94
     body = []
     for i, (phase, name, status, tip) in enumerate(phases):
         x = 10 + i * step
@@ -43,9 +44,11 @@ def phase_timeline(phases: Sequence[tuple[str, str, str, str]], width: int = 128
                     f"<title>{escape(phase + ' ' + name + ': ' + status + ' - ' + tip)}</title></polygon>")
         ink = "#fff" if status in ("PASS", "FAIL", "BLOCKED") else "#222"
         body.append(_t(x + step / 2 + 3, 36, phase, 13, "middle", ink, "bold"))
-        body.append(_t(x + step / 2 + 3, 52, "✓" if status == "PASS" else ("✗" if status in ("FAIL", "BLOCKED")
-                                                                         else status[:3]), 12, "middle", ink))
-        body.append(_t(x + step / 2, 80, name[:14].replace("_", " ").lower(), 9, "middle", "#555"))
+        mark = {"PASS": "✓", "FAIL": "✗", "BLOCKED": "✗", "NOT_APPLICABLE": "N/A", "UNKNOWN": "?"}.get(status, "?")
+        body.append(_t(x + step / 2 + 3, 52, mark, 12, "middle", ink))
+        words = name.lower().split("_")
+        body.append(_t(x + step / 2, 76, words[0], 10, "middle", "#555"))
+        body.append(_t(x + step / 2, 88, " ".join(words[1:]), 10, "middle", "#555"))
     return _svg(width, height, body, "phase timeline")
 
 
@@ -76,7 +79,7 @@ def verdict_tiles(groups: Mapping[str, Sequence[tuple[str, str, str]]], width: i
 def rubric_bars(rows: Sequence[tuple[str, int, int, float]], total: float, thresholds: Sequence[float],
                 width: int = 640) -> str:
     """One bar per category (title, weight, score, points) against its weight, and the total against 80/85/90."""
-    label_w, bar_w, bar_h, gap = 230, width - 330, 22, 10
+    label_w, bar_w, bar_h, gap = 270, width - 370, 22, 10
     body: list[str] = []
     y = 10
     for title, weight, score, points in rows:
@@ -98,7 +101,8 @@ def rubric_bars(rows: Sequence[tuple[str, int, int, float]], total: float, thres
         mx = label_w + bar_w * mark / 100
         body.append(f"<line x1='{mx:.1f}' y1='{y - 4}' x2='{mx:.1f}' y2='{y + 30}' stroke='#333' "
                     "stroke-dasharray='3,2'/>")
-        body.append(_t(mx, y + 42, f"{mark:g}", 10, "middle", "#333"))
+    marks = " · ".join(f"{m:g}" for m in thresholds)
+    body.append(_t(label_w + bar_w * thresholds[0] / 100, y + 44, f"thresholds {marks}", 10, "middle", "#333"))
     body.append(_t(label_w + bar_w + 8, y + 18, f"{total:.2f}", 14, weight="bold"))
     return _svg(width, y + 50, body, "rubric scores")
 
