@@ -45,9 +45,13 @@ class KafkaHandle:
     process: ProcessRecord
 
 
-def _cluster_id() -> str:
-    # Kafka's Uuid text form: 16 random bytes, url-safe base64 without padding.
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+def cluster_id() -> str:
+    """Kafka's Uuid text form: 16 random bytes, url-safe base64 without padding. One starting with '-' is
+    drawn again: the storage tool's argument parser would take it for an option."""
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not candidate.startswith("-"):
+            return candidate
 
 
 def _server_properties(data_dir: Path, port: int, proxied_port: int, advertised_proxy_port: int,
@@ -101,12 +105,12 @@ def start_kafka(base_dir: Path, *, port: int | None = None, advertised_proxy_por
     advertised = advertised_proxy_port or proxied_port
     props = base_dir / "server.properties"
     props.write_text(_server_properties(base_dir, port, proxied_port, advertised, controller_port))
-    cluster_id = _cluster_id()
+    new_id = cluster_id()
     java = [install.java, f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
             "-cp", install.classpath]
     log_path = base_dir / "kafka.log"
     formatter = spawn("kafka-storage-format",
-                      [*java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
+                      [*java, "kafka.tools.StorageTool", "format", "-t", new_id, "-c", str(props),
                        "--ignore-formatted"], log_path)
     _wait_exit(formatter, timeout_s=120.0)
     record = spawn("kafka", [*java, "kafka.Kafka", str(props)], log_path)
@@ -117,7 +121,7 @@ def start_kafka(base_dir: Path, *, port: int | None = None, advertised_proxy_por
     except EnvironmentFault:
         stop(record, grace_s=2.0)
         raise
-    return KafkaHandle(bootstrap, port, proxied_port, advertised, controller_port, str(base_dir), cluster_id,
+    return KafkaHandle(bootstrap, port, proxied_port, advertised, controller_port, str(base_dir), new_id,
                        record)
 
 

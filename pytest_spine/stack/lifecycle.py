@@ -66,6 +66,7 @@ def stack_up(stack_dir: Path = DEFAULT_STACK_DIR, services: Iterable[str] | None
 
     started_at = time.time()
     timings: dict[str, float] = {}
+    timings.update(_install(wanted, log))
     started: dict[str, ServiceState] = {}
     stoppers: list[Callable[[], object]] = []
     reserved = {"ig": free_port(), "ig_proxy": free_port(), "kafka_proxy": free_port(), "s3_proxy": free_port()}
@@ -129,6 +130,26 @@ def stack_up(stack_dir: Path = DEFAULT_STACK_DIR, services: Iterable[str] | None
             with contextlib.suppress(Exception):
                 stopper()
         raise
+
+
+def _install(wanted: tuple[str, ...], log: Callable[[str], None]) -> dict[str, float]:
+    """Fetch Kafka (Maven Central) and build Toxiproxy (go install) side by side; cached after the first time."""
+    from pytest_spine.stack.install import InstallReport, install_kafka, install_toxiproxy
+
+    jobs: dict[str, Callable[[], InstallReport]] = {}
+    if "kafka" in wanted:
+        jobs["kafka"] = lambda: install_kafka()[1]
+    if "toxiproxy" in wanted:
+        jobs["toxiproxy"] = lambda: install_toxiproxy()[1]
+    timings: dict[str, float] = {}
+    with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
+        futures = {name: pool.submit(job) for name, job in jobs.items()}
+        for name, future in futures.items():
+            report = future.result()
+            if not report.cached:
+                log(f"installed {name} into {report.path} ({report.seconds:.1f}s)")
+                timings[f"install_{name}"] = report.seconds
+    return timings
 
 
 def _start_kafka(stack_dir: Path, registry: HandlesRegistry,

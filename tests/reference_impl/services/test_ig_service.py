@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from pytest_spine.errors import EnvironmentFault
+from pytest_spine.handles import load_registry
+from pytest_spine.stack.fixture import SessionStack
+from pytest_spine.stack.gate import gate_stats, start_gate, stop_gate
+from pytest_spine.stack.processes import is_running
+from reference_impl.services.ig_client import HttpIngestClient
+
+pytestmark = pytest.mark.services
+
+
+def _envelope(run_id: str, event_id: str, amount: int = 1) -> dict[str, object]:
+    return {"platform_run_id": run_id, "event_class": "traffic_fraud", "event_id": event_id,
+            "ts_utc": "2026-01-01T00:00:00.000000Z", "payload": {"flow_id": f"flow-{event_id}", "amount": amount}}
+
+
+def test_gate_service_enforces_the_key_dedupes_publishes_and_records(local_stack: SessionStack,
+                                                                    tmp_path: Path) -> None:
+    registry = load_registry(local_stack.state.registry_path)
+    run_id = f"platform_test_{uuid.uuid4().hex[:8]}"
+    key = uuid.uuid4().hex
+    gate = start_gate(local_stack.state, registry, platform_run_id=run_id, api_key=key, base_dir=tmp_path,
+                      port=None)
+    client = HttpIngestClient(gate.base_url, ingest_path=gate.ingest_path, timeout_s=10.0)
+    try:
+        assert client.health(gate.health_path) == (200, {"status": "ok", "platform_run_id": run_id,
+                                                         "task_id": "ig-1"})
+        assert client.send({}, _envelope(run_id, "e1")).status_code == 401
+        assert client.send({gate.auth_header: "wrong"}, _envelope(run_id, "e1")).status_code == 403
+        assert client.send({gate.auth_header: key}, _envelope("platform_other", "e1")).status_code == 409
+        first = client.send({gate.auth_header: key}, _envelope(run_id, "e1"))
+        assert (first.status_code, first.outcome, first.receipt_seq) == (200, "ADMIT", 1)
+        assert first.partition is not None and first.offset is not None
+        again = client.send({gate.auth_header: key}, _envelope(run_id, "e1"))
+        assert (again.status_code, again.outcome) == (200, "DUPLICATE")
+        changed = client.send({gate.auth_header: key}, _envelope(run_id, "e1", amount=2))
+        assert changed.outcome == "ANOMALY"
+        assert gate_stats(gate) == {"attempts": 3, "published": 1, "by_outcome": {"ADMIT": 1, "DUPLICATE": 1,
+                                    "ANOMALY": 1}, "rejected": {"401": 1, "403": 1, "409": 1}, "receipts": 3}
+    finally:
+        client.close()
+        stop_gate(gate)
+    assert not is_running(gate.process)
+    ops = [json.loads(line) for line in Path(gate.history_path).read_text().splitlines()]
+    publishes = [op for op in ops if op["f"] == "publish" and op["type"] == "ok"]
+    assert [(op["process"], op["value"]["event_id"], op["value"]["topic"]) for op in publishes] == [
+        ("ig", "e1", "fp.bus.traffic.fraud.v1")]
+    assert api_key_absent(Path(gate.config_path), key)
+    assert api_key_absent(Path(gate.history_path), key)
+
+
+def api_key_absent(path: Path, key: str) -> bool:
+    return key not in path.read_text()
+
+
+def test_gate_without_the_run_scope_refuses_to_start(local_stack: SessionStack, tmp_path: Path) -> None:
+    registry = load_registry(local_stack.state.registry_path)
+    with pytest.raises(EnvironmentFault) as caught:
+        start_gate(local_stack.state, registry, platform_run_id="platform_x", api_key="k", base_dir=tmp_path,
+                   required_platform_run_id="")
+    message = str(caught.value)
+    assert "exited before GET /v1/ops/health answers 200" in message
+    assert "REQUIRED_PLATFORM_RUN_ID is None but the run is 'platform_x'" in message
