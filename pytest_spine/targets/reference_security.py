@@ -70,6 +70,7 @@ class DrillResult:
 class _Drill:
     seed: int
     mutant: str | None
+    platform_run_id: str | None = None
     clock: DrillClock = field(default_factory=DrillClock)
     history: History = field(init=False)
 
@@ -86,7 +87,8 @@ class _Drill:
              extra_keys: Mapping[str, bytes] | None = None, **kw: Any) -> SecurityGate:
         keys = {s.author: s.public_key for s in signers}
         keys.update(extra_keys or {})
-        return SecurityGate(config or self.config(), self.clock, self.history, keys, seed=self.seed, **kw)
+        return SecurityGate(config or self.config(), self.clock, self.history, keys, seed=self.seed,
+                            platform_run_id=self.platform_run_id, **kw)
 
     def result(self, check_id: str, observation: Mapping[str, Any], canaries: tuple[str, ...] = ()) -> DrillResult:
         self.history.close()
@@ -492,9 +494,10 @@ DRILLS: dict[str, Callable[[_Drill], DrillResult]] = {
 }
 
 
-def run_drill(check_id: str, *, seed: int = 0, mutant: str | None = None, **params: Any) -> DrillResult:
+def run_drill(check_id: str, *, seed: int = 0, mutant: str | None = None, platform_run_id: str | None = None,
+              **params: Any) -> DrillResult:
     """Run the reference drill of one SEC-* check; ``mutant`` names a security mutant (others mean none)."""
     if check_id not in DRILLS:
         raise KeyError(f"no security drill for {check_id!r}; known: {', '.join(DRILLS)}")
-    drill = _Drill(seed, mutant if mutant in SECURITY_MUTANTS else None)
+    drill = _Drill(seed, mutant if mutant in SECURITY_MUTANTS else None, platform_run_id)
     return DRILLS[check_id](drill, **params)
