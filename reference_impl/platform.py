@@ -18,11 +18,22 @@ from reference_impl.errors import PhaseOrderError, PlatformError, ScopeMismatch
 from reference_impl.faultpoints import FaultPoints
 from reference_impl.handles import CONTEXT_OUTPUTS, SMOKE_EVENT_CLASS, TRAFFIC_OUTPUT
 from reference_impl.ig import OUTCOMES, AdmissionStore, IngestGate, IngestResponse
+from reference_impl.memory_bus import InMemoryBus
+from reference_impl.memory_store import InMemoryObjectStore
 from reference_impl.oracle import Oracle
 from reference_impl.ports import Bus, ObjectStore
 from reference_impl.reporter import Reporter
 from reference_impl.rtdl import RtdlCore
-from reference_impl.runtime import Clock, EvidenceSink, PlatformConfig, Recorder, Runtime
+from reference_impl.runtime import (
+    Clock,
+    DictEvidence,
+    EvidenceSink,
+    NullRecorder,
+    PlatformConfig,
+    Recorder,
+    Runtime,
+    StillClock,
+)
 from reference_impl.sr import ScenarioRunner, equivalence_key, scenario_run_id_for
 from reference_impl.teardown import Teardown
 from reference_impl.wsp import WorldStreamProducer
@@ -108,6 +119,28 @@ class SpinePlatform:
             "P4": self._p4, "P5": self._p5, "P6": self._p6, "P7": self._p7, "P8": self._p8, "P9": self._p9,
             "P10": self._p10, "P11": self._p11, "P12": self._p12,
         }
+
+    @classmethod
+    def in_memory(cls, config: PlatformConfig, *, evidence: EvidenceSink | None = None,
+                  recorder: Recorder | None = None, clock: Clock | None = None) -> SpinePlatform:
+        """A platform over a fresh InMemoryBus and InMemoryObjectStore sharing one set of fault points."""
+        faults = FaultPoints()
+        return cls(config, bus=InMemoryBus(faults), store=InMemoryObjectStore(faults),
+                   evidence=evidence if evidence is not None else DictEvidence(),
+                   recorder=recorder if recorder is not None else NullRecorder(),
+                   clock=clock if clock is not None else StillClock(), faults=faults)
+
+    def run_until(self, phase_id: str) -> list[PhaseReport]:
+        """Run every phase up to and including ``phase_id``; stops at the first that does not complete."""
+        reports = []
+        for phase in PHASE_IDS[:PHASE_IDS.index(phase_id) + 1]:
+            if phase in self.reports and self.reports[phase].completed:
+                continue
+            report = self.run_phase(phase)
+            reports.append(report)
+            if not report.completed:
+                break
+        return reports
 
     # ------------------------------------------------------------------ plumbing
     @property

@@ -33,6 +33,19 @@ class Recorder(Protocol):
     def record(self, process: str, type: str, f: str, **value: Any) -> None: ...
 
 
+class StillClock:
+    """A clock that only moves when slept on (the default of stand-alone platforms: deterministic)."""
+
+    def __init__(self, start: float = 1_767_225_600.0) -> None:  # 2026-01-01T00:00:00Z
+        self._now = start
+
+    def now(self) -> float:
+        return self._now
+
+    def sleep(self, seconds: float) -> None:
+        self._now += max(0.0, seconds)
+
+
 class NullRecorder:
     def record(self, process: str, type: str, f: str, **value: Any) -> None:
         return None
