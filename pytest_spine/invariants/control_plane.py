@@ -462,7 +462,7 @@ class SingleOwner:
         return self.out.verdict(f"{self.claims} lease claims, never two live owners of one job", claims=self.claims)
 
 
-@invariant("CP-ATTEMPTS-RECORDED", kind=KIND, reads=("cp_lease", "heavy_end", "cp_snapshot"))
+@invariant("CP-ATTEMPTS-RECORDED", kind=KIND, reads=("cp_lease", "heavy_end", "cp_complete", "cp_snapshot"))
 class AttemptsRecorded:
     """The stored attempt count equals the claims the history shows, and the last error is kept."""
 
@@ -483,6 +483,9 @@ class AttemptsRecorded:
         elif op.f == "heavy_end":
             if op.type == "fail":
                 self.last_failure[job] = (str(v.get("error")), brief(op, "job_id", "attempt", "error"))
+        elif op.f == "cp_complete":
+            # The worker had lost its lease: it could not write; whoever reclaims records the outcome.
+            self.last_failure.pop(job, None)
         else:
             self.snapshot = op
 

@@ -28,7 +28,8 @@ def offset_ranges(document: Mapping[str, Any]) -> dict[tuple[str, int], Range]:
     """(topic, partition) -> [start, end) from an anchors or offsets document.
 
     Accepts a list of ``{topic, partition, start_offset, end_offset}`` under ``anchors``,
-    ``offset_ranges`` or ``partitions``, or ``topics: {topic: {partition: {start, end}}}``.
+    ``offset_ranges`` or ``partitions``, or ``topics: {topic: {partition: {start, end}}}``, or
+    ``topics: {topic: [{partition, start_offset, end_offset}]}`` (the reference platform's snapshot).
     """
     ranges: dict[tuple[str, int], Range] = {}
     for name in ("anchors", "offset_ranges", "partitions"):
@@ -43,6 +44,8 @@ def offset_ranges(document: Mapping[str, Any]) -> dict[tuple[str, int], Range]:
     topics = document.get("topics")
     if isinstance(topics, Mapping):
         for topic, partitions in topics.items():
+            if isinstance(partitions, list):  # {topic: [{partition, start_offset, end_offset}]}
+                partitions = {row.get("partition"): row for row in partitions if isinstance(row, Mapping)}
             if not isinstance(partitions, Mapping):
                 continue
             for partition, bounds in partitions.items():

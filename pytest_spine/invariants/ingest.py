@@ -190,7 +190,7 @@ class ReceiptsReconcile:
         summary = self.ctx.evidence.get("ingest/receipt_summary.json")
         if summary is None:
             return  # INV-EVIDENCE-COMPLETE reports missing files; this law is about the counts
-        counts = summary.get("counts")
+        counts = summary.get("counts_by_outcome", summary.get("counts"))
         if not isinstance(counts, dict):
             return
         for outcome in OUTCOMES:

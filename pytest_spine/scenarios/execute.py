@@ -1,0 +1,129 @@
+"""One scenario item of the packaged suite: choose the driver for the target, run the instance, write its
+evidence (result, timeline, compressed history with its size bound) and hand back the verdicts.
+
+Drivers are registered per target name; a target without one makes its scenarios NOT_APPLICABLE, with
+the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_spine.clock import ManualClock
+from pytest_spine.errors import ScenarioError, SpineError, TargetUnavailable
+from pytest_spine.history import History
+from pytest_spine.scenarios.driver import ChaosDriver
+from pytest_spine.scenarios.loader import LoadReport, load_dir, packaged_dir
+from pytest_spine.scenarios.model import Scenario
+from pytest_spine.scenarios.plan import plan_json
+from pytest_spine.scenarios.runner import KIND, ScenarioResult, run_scenario
+from pytest_spine.verdicts import Status, Verdict
+
+# (platform_run_id, seed, mutant, history) -> a started driver
+DriverFactory = Callable[[str, int, "str | None", History], ChaosDriver]
+HISTORY_LIMIT_BYTES = 64 * 2**20  # the stated bound of a stored scenario history (before compression)
+
+
+def _reference(platform_run_id: str, seed: int, mutant: str | None, history: History) -> ChaosDriver:
+    from pytest_spine.scenarios.reference_driver import ReferenceDriver
+
+    return ReferenceDriver.standalone(platform_run_id, seed, mutant, clock=ManualClock(), history=history)
+
+
+_DRIVERS: dict[str, DriverFactory] = {"reference": _reference}
+
+
+def register_driver(env: str, factory: DriverFactory) -> None:
+    """Let another target (local_parity, dev_min) run the scenarios."""
+    _DRIVERS[env] = factory
+
+
+def scenario_dirs(rootdir: Path | None = None) -> tuple[Path, ...]:
+    """The packaged scenarios, plus a project's own ``scenarios/`` folder when it has one."""
+    extra = (rootdir / "scenarios",) if rootdir is not None and (rootdir / "scenarios").is_dir() else ()
+    return (packaged_dir(), *extra)
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """The collected scenario instances by test id, and the files that were rejected."""
+
+    instances: Mapping[str, tuple[Scenario, int]]
+    rejected: Mapping[str, ScenarioError]
+
+
+def collect(rootdir: Path | None, seed: int | None) -> Catalogue:
+    report: LoadReport = load_dir(*scenario_dirs(rootdir))
+    instances: dict[str, tuple[Scenario, int]] = {}
+    for scenario in report.scenarios:
+        for chosen in ((seed,) if seed is not None else scenario.seeds):
+            instances[scenario.instance_id(chosen)] = (scenario, chosen)
+    rejected = {f"invalid:{Path(error.path).name}": error for error in report.errors}
+    return Catalogue(instances, rejected)
+
+
+def execute(spine: Any, scenario: Scenario, seed: int) -> tuple[Verdict, ScenarioResult | None]:
+    """Run one instance for the ``spine`` session and write its evidence; returns its verdict."""
+    env = spine.settings.env
+    if env not in scenario.envs:
+        return _na(scenario, seed, f"{scenario.id} is declared for {', '.join(scenario.envs)}, not {env!r}"), None
+    if scenario.destructive and env != "reference" and not spine.settings.allow_destructive:
+        return _na(scenario, seed, f"{scenario.id} harms the target; pass --spine-allow-destructive to run it "
+                                   f"on {env!r}"), None
+    factory = _DRIVERS.get(env)
+    if factory is None:
+        return _na(scenario, seed, f"no chaos driver is registered for target {env!r}"), None
+    instance = scenario.instance_id(seed)
+    history = History(ManualClock(spine.clock.now()))
+    run_id = f"{spine.settings.platform_run_id}-{instance}"
+    try:
+        driver = factory(run_id, seed, spine.settings.mutant, history)
+    except (TargetUnavailable, SpineError) as down:
+        verdict = Verdict(scenario.id, KIND, Status.BLOCKED, f"{instance}: {down}", figures={"seed": seed})
+        return verdict, None
+    scale = float(getattr(spine.run, "workload_scale", 1.0))
+    try:
+        result = run_scenario(scenario, seed, driver, scale=scale)
+    finally:
+        driver.close()
+        write_evidence(spine, scenario, seed, history, None, scale)
+    write_evidence(spine, scenario, seed, history, result, scale)
+    return result.verdict, result
+
+
+# (session, instance) -> what put_history stored: the history is written once, even if the run crashed.
+_stored: dict[tuple[int, str], dict[str, Any]] = {}
+
+
+def write_evidence(spine: Any, scenario: Scenario, seed: int, history: History, result: ScenarioResult | None,
+                   scale: float) -> None:
+    """The history is stored even when the run crashed (called from ``finally``); the rest once it is known."""
+    instance = scenario.instance_id(seed)
+    base = f"scenarios/{instance}"
+    key = (id(spine), instance)
+    if key not in _stored:
+        _stored[key] = spine.bundle.put_history(f"{base}/history.jsonl.gz", history.operations(),
+                                                limit_bytes=HISTORY_LIMIT_BYTES)
+        spine.histories.append(_stored[key])
+    if result is None:
+        return
+    stored = _stored[key]
+    header = {"scenario": scenario.id, "instance": instance, "seed": seed}
+    spine.bundle.put(f"{base}/timeline.json", {
+        **header, "plan": plan_json(scenario, seed, scale), "events": [e.to_json() for e in result.timeline],
+        "rolled_back": all(e.ok for e in result.timeline if e.action == "rollback")})
+    spine.bundle.put(f"{base}/result.json", {**header, **result.to_json(), "history": stored})
+    numeric = {k: v for k, v in result.figures.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    spine.add_figures(**{f"{scenario.id}.{k}": v for k, v in numeric.items()})
+    spine.add_figures(**{t.figure: numeric[t.figure] for t in scenario.thresholds if t.figure in numeric})
+    for part in result.parts:
+        if part.check_id.endswith(("/rollback", "/steady-state-after")):
+            spine.record(Verdict(f"{instance}/{part.check_id.split('/', 1)[1]}", part.kind, part.status,
+                                 part.reason, figures=part.figures))
+
+
+def _na(scenario: Scenario, seed: int, reason: str) -> Verdict:
+    return Verdict(scenario.id, KIND, Status.NOT_APPLICABLE, reason, figures={"seed": seed})

@@ -1,0 +1,247 @@
+"""Scenario files -> validated, frozen Scenario records, or a ScenarioError naming the file, the place
+(line and field path) and the reason.
+
+Checks, in order: YAML syntax; the JSON Schema (``scenario.schema.json``); then what a schema cannot
+know: the id is in the catalogue and matches the file name, the generator and fault kinds are
+registered and accept their parameters, the invariants have checkers, thresholds name figures the
+generator measures, gate criteria exist, and the fault schedule is possible.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_spine.errors import ScenarioError, SpineError
+from pytest_spine.scenarios.model import Fault, Scenario, Schedule, SteadyState, Threshold, Workload
+
+# The chaos scenarios of the catalogue (MISSION.md).
+CATALOGUE: tuple[str, ...] = (
+    "CH-REPLAY-FLOOD", "CH-DUPLICATE-COMMAND-REPLAY", "CH-RESTART-DURING-RUNNING", "CH-DUPLICATE-RESUME",
+    "CH-POLL-TIMEOUT-BURST", "CH-SUCCESS-THEN-REPORTING-FAILURE", "CH-PUBLISH-AMBIGUITY",
+    "CH-CONSUMER-CRASH-BEFORE-COMMIT", "CH-BROKER-PARTITION", "CH-S3-FAULTS", "CH-LATE-CONTEXT",
+    "CH-CONCURRENT-REPORTERS", "CH-RATE-BURST", "CH-OVERSIZE-FUZZ", "CH-SIG-TAMPER-FLOOD",
+)
+SCHEMA_NAME = "scenario.schema.json"
+
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def packaged_dir() -> Path:
+    return DATA / "scenarios"
+
+
+def schema() -> Mapping[str, Any]:
+    text = (DATA / "schemas" / SCHEMA_NAME).read_text(encoding="utf-8")
+    loaded: Mapping[str, Any] = json.loads(text)
+    return loaded
+
+
+@dataclass(frozen=True, slots=True)
+class LoadReport:
+    scenarios: tuple[Scenario, ...]
+    errors: tuple[ScenarioError, ...]
+
+
+def load_dir(*folders: Path) -> LoadReport:
+    """Every ``*.yaml`` in the folders; one bad file is an error of its own, the others still load."""
+    scenarios: list[Scenario] = []
+    errors: list[ScenarioError] = []
+    seen: dict[str, str] = {}
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.y*ml")):
+            try:
+                scenario = load_file(path)
+            except ScenarioError as error:
+                errors.append(error)
+                continue
+            if scenario.id in seen:
+                errors.append(ScenarioError(str(path), "id", f"scenario {scenario.id} is also defined in "
+                                            f"{seen[scenario.id]}; each CH-* id has one file"))
+                continue
+            seen[scenario.id] = str(path)
+            scenarios.append(scenario)
+    return LoadReport(tuple(scenarios), tuple(errors))
+
+
+def load_file(path: Path) -> Scenario:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as bad:
+        raise ScenarioError(str(path), "file", f"cannot be read: {bad}") from None
+    return load_text(text, str(path))
+
+
+def load_text(text: str, where: str) -> Scenario:
+    import yaml
+
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        document = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as bad:
+        mark = bad.problem_mark or bad.context_mark
+        place = f"line {mark.line + 1} column {mark.column + 1}" if mark is not None else "the file"
+        raise ScenarioError(where, place, f"not valid YAML: {bad.problem or bad.context}") from None
+    except yaml.YAMLError as bad:
+        raise ScenarioError(where, "the file", f"not valid YAML: {bad}") from None
+    if not isinstance(document, dict):
+        raise ScenarioError(where, "line 1", "a scenario file is a mapping with id, description, workload, "
+                            f"faults and invariants; given: {type(document).__name__}")
+    places = _Places(node)
+    _check_schema(document, where, places)
+    return _build(document, where, places)
+
+
+class _Places:
+    """Turns a field path into 'line N (faults[0].schedule.start)' using the YAML node marks."""
+
+    def __init__(self, root: Any) -> None:
+        self.root = root
+
+    def __call__(self, path: Sequence[str | int]) -> str:
+        import yaml
+
+        node = self.root
+        line = 1
+        for key in path:
+            if isinstance(node, yaml.MappingNode):
+                found = next((v for k, v in node.value if k.value == key), None)
+                if found is None:
+                    break
+                line = next(k.start_mark.line + 1 for k, v in node.value if k.value == key)
+                node = found
+            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+                node = node.value[key]
+                line = node.start_mark.line + 1
+            else:
+                break
+        dotted = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p))
+                         for i, p in enumerate(path)) or "the top level"
+        return f"line {line} ({dotted})"
+
+
+def _check_schema(document: Mapping[str, Any], where: str, places: _Places) -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema())
+    problems = sorted(validator.iter_errors(document), key=lambda e: (len(e.absolute_path), str(e.message)))
+    if problems:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        raise ScenarioError(where, places(list(first.absolute_path)),
+                            f"{first.message}{more}; see {SCHEMA_NAME}")
+
+
+def _build(doc: Mapping[str, Any], where: str, places: _Places) -> Scenario:
+    from pytest_spine.faults.base import fault_kinds
+    from pytest_spine.scenarios.workloads import workloads
+
+    def fail(path: Sequence[str | int], reason: str) -> ScenarioError:
+        return ScenarioError(where, places(path), reason)
+
+    scenario_id = str(doc["id"])
+    if scenario_id not in CATALOGUE:
+        raise fail(["id"], f"{scenario_id!r} is not a chaos scenario of the catalogue; use one of "
+                           f"{', '.join(CATALOGUE)}")
+    stem = Path(where).stem
+    if Path(where).suffix in (".yaml", ".yml") and stem != scenario_id:
+        raise fail(["id"], f"the file is named {stem!r} but declares {scenario_id!r}; name it {scenario_id}.yaml")
+
+    generators = workloads()
+    generator_name = str(doc["workload"]["generator"])
+    spec = generators.get(generator_name)
+    if spec is None:
+        raise fail(["workload", "generator"], f"unknown workload generator {generator_name!r}; registered: "
+                                              f"{', '.join(sorted(generators))}")
+    params = dict(doc["workload"].get("params") or {})
+    for key, reason in spec.validate(params):
+        raise fail(["workload", "params", key], reason)
+
+    kinds = fault_kinds()
+    faults: list[Fault] = []
+    for number, raw in enumerate(doc["faults"]):
+        kind = kinds.get(raw["kind"])
+        if kind is None:
+            raise fail(["faults", number, "kind"], f"unknown fault kind {raw['kind']!r}; registered: "
+                                                   f"{', '.join(sorted(kinds))}")
+        fault_params = dict(raw.get("params") or {})
+        for key, reason in kind.validate(fault_params):
+            raise fail(["faults", number, "params", key], reason)
+        if raw["rollback"] not in kind.rollbacks:
+            raise fail(["faults", number, "rollback"], f"fault kind {kind.name!r} rolls back with "
+                                                       f"{', '.join(sorted(kind.rollbacks))}, given: "
+                                                       f"{raw['rollback']!r}")
+        start = float(raw["schedule"]["start"])
+        stop = float(raw["schedule"].get("stop", 1.0))
+        if stop <= start:
+            raise fail(["faults", number, "schedule"], f"impossible schedule: the fault stops at {stop:g} but "
+                                                       f"starts at {start:g}; stop must come after start")
+        if any(f.name == raw["name"] for f in faults):
+            raise fail(["faults", number, "name"], f"fault name {raw['name']!r} is used twice")
+        faults.append(Fault(raw["name"], kind.name, fault_params, Schedule(start, stop), raw["rollback"]))
+    _check_overlaps(faults, fail)
+
+    invariants = tuple(doc["invariants"])
+    _check_invariants(invariants, ["invariants"], fail)
+    steady_raw = doc.get("steady_state") or {}
+    steady = SteadyState(int(steady_raw.get("probe_events", 10)), tuple(steady_raw.get("invariants", ())))
+    _check_invariants(steady.invariants, ["steady_state", "invariants"], fail)
+
+    thresholds: list[Threshold] = []
+    for number, text in enumerate(doc.get("thresholds") or ()):
+        try:
+            threshold = Threshold.parse(text)
+        except SpineError as bad:
+            raise fail(["thresholds", number], str(bad)) from None
+        if threshold.figure not in spec.figures:
+            raise fail(["thresholds", number], f"generator {spec.name!r} does not measure {threshold.figure!r}; "
+                                               f"it measures {', '.join(spec.figures)}")
+        thresholds.append(threshold)
+
+    gates = dict(doc.get("gates") or {})
+    if gates:
+        from pytest_spine.gates.catalogue import all_criteria
+
+        known = {c.check_id for c in all_criteria()}
+        for gate_id in gates:
+            if gate_id not in known:
+                raise fail(["gates", gate_id], f"no gate criterion {gate_id!r} is defined")
+
+    target = doc.get("target") or {}
+    return Scenario(
+        id=scenario_id, description=str(doc["description"]).strip(), path=where,
+        workload=Workload(spec.name, params), faults=tuple(faults), invariants=invariants,
+        thresholds=tuple(thresholds), gates=gates, steady_state=steady,
+        seeds=tuple(doc.get("seeds") or (0,)), envs=tuple(target.get("envs") or ("reference",)),
+        destructive=bool(target.get("destructive", False)), markers=tuple(doc.get("markers") or ()),
+        version=int(doc.get("version", 1)),
+    )
+
+
+def _check_invariants(ids: Iterable[str], path: list[str | int], fail: Any) -> None:
+    from pytest_spine.invariants.registry import registered
+
+    known = {spec.check_id for spec in registered()}
+    for number, check_id in enumerate(ids):
+        if check_id not in known:
+            raise fail([*path, number], f"no checker is registered for {check_id!r}; known: "
+                                        f"{', '.join(sorted(known))}")
+
+
+def _check_overlaps(faults: list[Fault], fail: Any) -> None:
+    """Two faults on the same point at the same time would race for it: the schedule is impossible."""
+    for number, fault in enumerate(faults):
+        point = fault.params.get("point")
+        for other in faults[:number]:
+            if point is None or other.kind != fault.kind or other.params.get("point") != point:
+                continue
+            if fault.schedule.start < other.schedule.stop and other.schedule.start < fault.schedule.stop:
+                raise fail(["faults", number, "schedule"],
+                           f"impossible schedule: fault {fault.name!r} overlaps {other.name!r} on the same point "
+                           f"{point!r}; schedule them one after the other")

@@ -1,0 +1,95 @@
+"""Scenario records: what a scenario file says once it has been validated. Frozen, so a plan printed by
+``--spine-dry-run`` is exactly what runs."""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_spine.errors import SpineError
+
+_COMPARATORS: dict[str, Callable[[Any, Any], bool]] = {
+    ">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt,
+}
+_THRESHOLD = re.compile(r"^\s*([a-z][a-z0-9_]*)\s*(>=|<=|==|!=|>|<)\s*(-?[0-9]+(?:\.[0-9]+)?(?:[eE]-?[0-9]+)?)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    figure: str
+    op: str
+    value: float
+
+    @classmethod
+    def parse(cls, text: str) -> Threshold:
+        match = _THRESHOLD.match(text)
+        if match is None:
+            raise SpineError(f"threshold {text!r} is not '<figure> <op> <number>' (for example "
+                             "'replay_rejection_ratio >= 0.999')")
+        return cls(match.group(1), match.group(2), float(match.group(3)))
+
+    def holds(self, measured: Any) -> bool:
+        if isinstance(measured, bool):
+            measured = int(measured)
+        if not isinstance(measured, int | float):
+            return False
+        return _COMPARATORS[self.op](measured, self.value)
+
+    def __str__(self) -> str:
+        value = int(self.value) if self.value.is_integer() else self.value
+        return f"{self.figure} {self.op} {value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    start: float
+    stop: float  # 1.0 = until the workload ends
+
+    def __str__(self) -> str:
+        return f"{self.start:.0%} -> {self.stop:.0%} of the workload"
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    name: str
+    kind: str
+    params: Mapping[str, Any]
+    schedule: Schedule
+    rollback: str
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    generator: str
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SteadyState:
+    probe_events: int = 10
+    invariants: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    id: str
+    description: str
+    path: str
+    workload: Workload
+    faults: tuple[Fault, ...]
+    invariants: tuple[str, ...]
+    thresholds: tuple[Threshold, ...] = ()
+    gates: Mapping[str, str] = field(default_factory=dict)
+    steady_state: SteadyState = SteadyState()
+    seeds: tuple[int, ...] = (0,)
+    envs: tuple[str, ...] = ("reference",)
+    destructive: bool = False
+    markers: tuple[str, ...] = ()
+    version: int = 1
+
+    def instance_id(self, seed: int) -> str:
+        """The test id and evidence folder of one run: ``CH-REPLAY-FLOOD-seed=3``."""
+        return f"{self.id}-seed={seed}"

@@ -1,0 +1,51 @@
+"""The plan of a scenario, as ``--spine-dry-run`` and ``spine scenarios plan`` print it: workload, fault
+schedule with rollback, checks. Built from the validated record alone: nothing touches a target."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_spine.faults.base import fault_kinds
+from pytest_spine.scenarios.model import Scenario
+from pytest_spine.scenarios.workloads import workloads
+
+
+def plan_json(scenario: Scenario, seed: int, scale: float = 1.0) -> dict[str, Any]:
+    spec = workloads()[scenario.workload.generator]
+    kinds = fault_kinds()
+    return {
+        "scenario": scenario.id, "instance": scenario.instance_id(seed), "file": scenario.path,
+        "workload": {"generator": spec.name, "params": spec.resolved(scenario.workload.params, scale),
+                     "measures": list(spec.figures)},
+        "faults": [{"name": f.name, "kind": f.kind, "does": kinds[f.kind].describe(f.params),
+                    "start": f.schedule.start, "stop": f.schedule.stop, "rollback": f.rollback}
+                   for f in scenario.faults],
+        "invariants": list(scenario.invariants),
+        "thresholds": [str(t) for t in scenario.thresholds],
+        "gates": dict(scenario.gates),
+        "steady_state": {"probe_events": scenario.steady_state.probe_events,
+                         "invariants": list(scenario.steady_state.invariants)},
+        "envs": list(scenario.envs),
+    }
+
+
+def render_plan(scenario: Scenario, seed: int, scale: float = 1.0) -> str:
+    plan = plan_json(scenario, seed, scale)
+    params = ", ".join(f"{k}={v}" for k, v in plan["workload"]["params"].items())
+    lines = [f"{plan['instance']}  ({scenario.path})",
+             f"  {scenario.description}",
+             f"  workload   {plan['workload']['generator']}({params})"]
+    for fault in plan["faults"]:
+        lines.append(f"  fault      {fault['name']}: {fault['does']}; active {fault['start']:.0%} -> "
+                     f"{fault['stop']:.0%} of the workload; rollback: {fault['rollback']} (always)")
+    if not plan["faults"]:
+        lines.append("  fault      (none)")
+    lines.append(f"  steady     {plan['steady_state']['probe_events']} probe events before and after the faults"
+                 + (f"; {', '.join(plan['steady_state']['invariants'])}" if plan["steady_state"]["invariants"]
+                    else ""))
+    lines.append(f"  invariants {', '.join(plan['invariants'])}")
+    if plan["thresholds"]:
+        lines.append(f"  thresholds {'; '.join(plan['thresholds'])}")
+    for gate, expected in plan["gates"].items():
+        lines.append(f"  gate       {gate} must {expected}")
+    return "\n".join(lines)

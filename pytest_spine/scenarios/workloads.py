@@ -1,0 +1,103 @@
+"""Workload generators, registered by name with ``@workload`` so scenario files can name them.
+
+A generator is a Python generator function ``(driver, params, rng) -> Generator[float, None, figures]``:
+it yields its progress (0..1) between steps, so the runner can inject and roll back faults on schedule,
+and returns the figures it measured. Parameters are declared with :class:`Param` and checked when the
+scenario file is loaded. Other families register their own generators the same way.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_spine.errors import SpineError
+from pytest_spine.scenarios.driver import ChaosDriver
+
+Figures = dict[str, Any]
+GeneratorFn = Callable[[ChaosDriver, Mapping[str, Any], random.Random], Generator[float, None, Figures]]
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    type: type
+    default: Any
+    minimum: float | None = None
+    maximum: float | None = None
+    doc: str = ""
+
+    def problem(self, value: Any) -> str | None:
+        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, self.type) or (isinstance(value, bool) and self.type is not bool):
+            return f"must be {self.type.__name__}, given: {value!r}"
+        number: Any = value
+        if self.minimum is not None and number < self.minimum:
+            return f"must be >= {self.minimum:g}, given: {value!r}"
+        if self.maximum is not None and number > self.maximum:
+            return f"must be <= {self.maximum:g}, given: {value!r}"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadSpec:
+    name: str
+    run: GeneratorFn
+    params: Mapping[str, Param]
+    figures: tuple[str, ...]
+    needs: frozenset[str]
+    doc: str
+
+    def validate(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        problems = []
+        for key in sorted(set(params) - set(self.params)):
+            problems.append((key, f"unknown parameter {key!r} of generator {self.name!r}; it takes "
+                                  f"{', '.join(sorted(self.params)) or 'no parameters'}"))
+        for key, spec in self.params.items():
+            if key in params:
+                problem = spec.problem(params[key])
+                if problem:
+                    problems.append((key, problem))
+        return problems
+
+    def resolved(self, params: Mapping[str, Any], scale: float = 1.0) -> dict[str, Any]:
+        """Defaults filled in; counts scaled (``--spine-profile=pr`` runs a tenth) but never below minimum."""
+        out = {key: params.get(key, spec.default) for key, spec in self.params.items()}
+        if scale != 1.0:
+            for key, spec in self.params.items():
+                if spec.type is int and key not in _UNSCALED:
+                    floor = int(spec.minimum or 1)
+                    out[key] = max(floor, int(out[key] * scale))
+        return out
+
+
+_UNSCALED = frozenset({"run_ids", "reporters", "ambiguous", "crashes"})
+_WORKLOADS: dict[str, WorkloadSpec] = {}
+
+
+class WorkloadDefinitionError(SpineError):
+    """A ``@workload`` declaration is wrong; raised when its module is imported."""
+
+
+def workload(name: str, *, params: Mapping[str, Param], figures: tuple[str, ...],
+             needs: tuple[str, ...] = ("ingest",)) -> Callable[[GeneratorFn], GeneratorFn]:
+    if not name.replace("_", "").isalnum() or not name[0].isalpha() or name.lower() != name:
+        raise WorkloadDefinitionError(f"@workload({name!r}): the name must be snake_case")
+
+    def register(fn: GeneratorFn) -> GeneratorFn:
+        if name in _WORKLOADS:
+            raise WorkloadDefinitionError(f"@workload({name!r}) on {fn.__qualname__}: already registered by "
+                                          f"{_WORKLOADS[name].run.__module__}")
+        doc = (fn.__doc__ or name).strip().splitlines()[0]
+        _WORKLOADS[name] = WorkloadSpec(name, fn, dict(params), figures, frozenset(needs), doc)
+        return fn
+
+    return register
+
+
+def workloads() -> Mapping[str, WorkloadSpec]:
+    from pytest_spine.scenarios import generators  # noqa: F401  (registers the built-in generators)
+
+    return dict(_WORKLOADS)

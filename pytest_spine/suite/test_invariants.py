@@ -1,0 +1,47 @@
+"""The drift invariants (INV-*), checked over the run's history after the phase run, with the run's
+evidence bundle. One item per invariant, ``test_invariant[INV-DEDUPE-IDENTITY]``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pytest_spine.invariants.registry import CheckContext, get, iter_specs, run_checks
+
+INVARIANTS = [spec.check_id for spec in iter_specs("invariant")]
+_CACHE: dict[int, dict[str, Any]] = {}
+
+
+def _context(spine: Any) -> CheckContext:
+    from pytest_spine.evidence.contract import PHASE_FILES
+
+    options: dict[str, Any] = {"run_scope_enforced": True}
+    handles: frozenset[str] | None = None
+    if spine.settings.handles is not None:
+        from pytest_spine.handles import load_registry
+
+        options["handles_registry"] = load_registry(spine.settings.handles)
+    else:
+        described = spine.target.describe()
+        names = described.get("handle_names", described.get("handles"))
+        if isinstance(names, list | tuple | set | frozenset):
+            handles = frozenset(str(n) for n in names)
+    return CheckContext(platform_run_id=spine.settings.platform_run_id, evidence=spine.bundle, handles=handles,
+                        required_evidence=tuple(p for files in PHASE_FILES.values() for p in files),
+                        options=options)
+
+
+@pytest.mark.spine_invariant
+@pytest.mark.xdist_group("spine-phases")
+@pytest.mark.parametrize("check_id", INVARIANTS)
+def test_invariant(spine: Any, check_id: str) -> None:
+    if spine.settings.dry_run:
+        pytest.skip("NOT_APPLICABLE: dry run, the target is not touched")
+    spine.ensure_phases("P12")
+    verdicts = _CACHE.setdefault(id(spine), {})
+    if not verdicts:  # all invariants in one pass over the run's history
+        ctx = _context(spine)
+        specs = [get(i) for i in INVARIANTS]
+        verdicts.update((v.check_id, v) for v in run_checks(spine.history.operations(), ctx, specs))
+    spine.report(verdicts[check_id])
