@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from telemetry_builders import write_bundle
 
+from pytest_spine.cli import main
 from pytest_spine.telemetry.run_records import LocalStore, record_from_bundle
 
 # Each item runs the reference phase machine in a pytester session (seconds each on a shared machine).
@@ -86,6 +87,14 @@ def test_reference_telemetry_is_clean_and_packaged_gates_pass(pytester: pytest.P
     verdicts = {v["id"]: v for v in json.loads((bundle / "verdicts.json").read_text())["verdicts"]}
     assert verdicts["HIST-FLAKE"]["status"] == "NOT_APPLICABLE"
     assert "no run history is configured" in verdicts["HIST-FLAKE"]["reason"]
+    # The commands work on the real bundle the run left.
+    assert main(["events", "lint", str(bundle)]) == 0
+    assert main(["export", str(bundle), "--format", "csv", "--out", str(pytester.path / "tables")]) == 0
+    events_csv = (pytester.path / "tables" / "events.csv").read_text().splitlines()
+    # The stored history also holds what was emitted after the TEL items ran (teardown at session end).
+    assert len(events_csv) - 1 >= found["TEL-TAXONOMY"]["events"] and "ingest.admit" in "".join(events_csv)
+    assert main(["history", "add", str(bundle), "--history-dir", str(pytester.path / "hist")]) == 0
+    assert [r.run_id for r in LocalStore(pytester.path / "hist").records()] == [bundle.name]
 
 
 def test_planted_bad_events_flaky_history_and_user_gates_fail_as_their_data_says(
