@@ -65,7 +65,8 @@ def _gate_table(gate: Gate, link: _Links) -> str:
         f"<td>{_status(r.status)}</td><td>{' '.join(link(e) for e in r.evidence[:2])}"
         f"<div class='why'>{escape(r.reason)}</div></td></tr>"
         for r in gate.rows)
-    return (f"<h3>{escape(gate.name)} {_status(gate.status)}</h3><table><tr><th>Check</th><th>Value</th>"
+    note = f"<p class='why'>{escape(gate.note)}</p>" if gate.note else ""
+    return (f"<h3>{escape(gate.name)} {_status(gate.status)}</h3>{note}<table><tr><th>Check</th><th>Value</th>"
             f"<th>Threshold</th><th>Status</th><th>Decided by</th></tr>{rows}</table>")
 
 
@@ -109,7 +110,8 @@ def _run_section(card: RunCard, link: _Links, full: bool) -> str:
     parts.append(f"<div class='card'><h3>Pass/fail matrix ({len(view.verdicts)} verdicts)</h3>"
                  f"{svg.verdict_tiles(groups) if groups else '<p>No verdicts recorded.</p>'}</div>")
     if view.timelines:
-        charts = "".join(f"<div class='card'>{svg.scenario_timeline(name, doc)}"
+        statuses = {v.check_id: v.status.value for v in view.verdicts}
+        charts = "".join(f"<div class='card'>{svg.scenario_timeline(name, doc, status=statuses.get(name, ''))}"
                          f"<div>{link(f'scenarios/{name}/timeline.json')}</div></div>"
                          for name, doc in sorted(view.timelines.items()))
         parts.append("<h3>Scenarios: throughput and latency, fault windows shaded</h3>"

@@ -29,7 +29,8 @@ def rubric_markdown(result: RubricResult) -> list[str]:
 
 
 def gate_markdown(gate: Gate) -> list[str]:
-    lines = [f"### {gate.name}: {gate.status}", "", "| Check | Value | Threshold | Status | Decided by |",
+    note = [gate.note, ""] if gate.note else []
+    lines = [f"### {gate.name}: {gate.status}", "", *note, "| Check | Value | Threshold | Status | Decided by |",
              "|---|---:|---|---|---|"]
     for row in gate.rows:
         decided = ", ".join(_link(e) for e in row.evidence[:2]) or _cell(row.reason)

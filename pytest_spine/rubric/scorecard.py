@@ -54,6 +54,7 @@ class Gate:
 
     name: str
     rows: tuple[Row, ...]
+    note: str = ""  # one sentence for the whole table (why its figures are not measured)
 
     @property
     def status(self) -> str:
@@ -63,7 +64,7 @@ class Gate:
         return merge(Status(r.status) for r in self.rows if r.status != NOT_MEASURED).value
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "rows": [r.to_json() for r in self.rows]}
+        return {"name": self.name, "status": self.status, "note": self.note, "rows": [r.to_json() for r in self.rows]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +118,16 @@ def _verdicts_like(view: BundleView, pattern: str) -> list[Verdict]:
     return [v for v in view.verdicts if fnmatchcase(v.check_id, pattern)]
 
 
-def _verdict_row(view: BundleView, key: str, label: str, pattern: str, threshold: str,
+def _verdict_row(view: BundleView, key: str, label: str, pattern: str | tuple[str, ...], threshold: str,
                  figure: str | None = None) -> Row:
-    found = _verdicts_like(view, pattern)
+    """A row decided by the verdicts matching ``pattern`` (one or several), merged worst-first."""
+    patterns = (pattern,) if isinstance(pattern, str) else pattern
+    found = [v for p in patterns for v in _verdicts_like(view, p)]
     if not found:
         # Missing evidence is FAIL, never a skip.
-        return Row(key, label, Status.FAIL.value, "-", threshold,
-                   f"no {pattern} verdict in verdicts.json: the check did not run (missing evidence is FAIL)",
-                   ("verdicts.json",))
+        return Row(key, label, Status.FAIL.value, "no verdict", threshold,
+                   f"no {' or '.join(patterns)} verdict in verdicts.json: the check did not run (missing evidence "
+                   "is FAIL)", ("verdicts.json",))
     status = merge(v.status for v in found)
     worst = next(v for v in found if v.status is status)
     value = "-"
@@ -137,8 +140,10 @@ def _verdict_row(view: BundleView, key: str, label: str, pattern: str, threshold
 
 def _figure_value(view: BundleView, name: str, found: Sequence[Verdict] = ()) -> tuple[str, str] | None:
     for verdict in found:
-        if name in verdict.figures:
-            return _fmt(verdict.figures[name]), f"verdicts.json#{verdict.check_id}"
+        # Metric gates (MET-*) record what they measured as "value".
+        for key in (name, "value"):
+            if key in verdict.figures and _number(verdict.figures[key]) is not None:
+                return _fmt(verdict.figures[key]), f"verdicts.json#{verdict.check_id}"
     if name in view.figures:
         return _fmt(view.figures[name]), f"figures.json#{name}"
     return None
@@ -147,7 +152,7 @@ def _figure_value(view: BundleView, name: str, found: Sequence[Verdict] = ()) ->
 def _fmt(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def _number(value: Any) -> float | None:
@@ -198,8 +203,7 @@ def _measured_rows(view: BundleView, specs: Sequence[tuple[str, str, tuple[str, 
         found = _v12_lookup(view, names, section)
         if found is None:
             why = (f"{names[0]} is in neither {V12_DOC} nor figures.json" if view.v12_gate is not None else
-                   f"{V12_DOC} is absent and figures.json has no {names[0]} (measured by a soak window: "
-                   "run with --spine-soak=DURATION)")
+                   f"{V12_DOC} is absent and figures.json has no {names[0]}")
             rows.append(Row(key, label, NOT_MEASURED, "not measured", threshold, why, ()))
             continue
         raw, source = found
@@ -227,22 +231,29 @@ def v12_gate(view: BundleView) -> Gate:
     else:
         rows.append(_verdict_row(view, "traceability", "End-to-end traceability for every sampled task",
                                  "CP-TRACEABLE", "every sampled task"))
-    return Gate("v1.2 gate", tuple(rows))
+    return Gate("v1.2 gate", tuple(rows), _soak_note(view))
+
+
+def _soak_note(view: BundleView) -> str:
+    if view.v12_gate is not None:
+        return ""
+    return f"{V12_DOC} is absent: these figures come from a soak window (run with --spine-soak=DURATION)"
 
 
 def kpis(view: BundleView) -> Gate:
-    return Gate("KPI targets", tuple(_measured_rows(view, _KPIS, "kpis")))
+    return Gate("KPI targets", tuple(_measured_rows(view, _KPIS, "kpis")), _soak_note(view))
 
 
 def theta03(view: BundleView) -> Gate:
-    """Seed 000 §3: the acceptance gates, each decided by its security/gate verdict and measured figure."""
+    """Seed 000 §3: the acceptance gates, each decided by its security gate and the simulator metric gate
+    (MET-*) that measures the same threshold, merged worst-first."""
     return Gate("Θ-03 acceptance gates", (
-        _verdict_row(view, "unsigned_control", "Unsigned Control", "SEC-UNSIGNED-REJECTED", "0 unsigned accepted",
-                     "unsigned_accepted"),
-        _verdict_row(view, "replay_rejection", "Replay Rejection", "SEC-REPLAY-REJECT", ">= 99.9 % within 30 s skew",
-                     "replay_rejection_ratio"),
-        _verdict_row(view, "anomaly_reaction", "Anomaly Reaction", "SEC-QUARANTINE-REACTION", "< 60 s",
-                     "quarantine_reaction_s"),
+        _verdict_row(view, "unsigned_control", "Unsigned Control", ("SEC-UNSIGNED-REJECTED", "MET-UNSIGNED-ACCEPTED"),
+                     "0 unsigned accepted", "unsigned_accepted"),
+        _verdict_row(view, "replay_rejection", "Replay Rejection", ("SEC-REPLAY-REJECT", "MET-REPLAY-REJECTION"),
+                     ">= 99.9 % within 30 s skew", "replay_rejection_ratio"),
+        _verdict_row(view, "anomaly_reaction", "Anomaly Reaction",
+                     ("SEC-QUARANTINE-REACTION", "MET-QUARANTINE-REACTION"), "< 60 s", "quarantine_reaction_s"),
         _verdict_row(view, "email_lineage", "Email Lineage", "SEC-LINEAGE-UUIDV7", "present & valid UUID v7"),
         _verdict_row(view, "release_health", "Release Health", "P4-ig_healthy", "/healthz 200 always"),
     ))

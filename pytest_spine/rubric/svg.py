@@ -145,25 +145,75 @@ def trend_chart(labels: Sequence[str], series: Mapping[str, Sequence[float]], *,
     return _svg(width, height, body, title or "trend")
 
 
-def scenario_timeline(scenario: str, timeline: Mapping[str, Any], width: int = 640, height: int = 220) -> str:
+def fault_windows(timeline: Mapping[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+    """The fault windows of a timeline and whether they are in workload progress (0..1) rather than seconds.
+
+    Two forms are read: ``faults: [{name, start, stop}]`` in seconds, or the scenario runner's
+    ``events: [{progress, fault, action: inject|rollback, ok}]`` (an inject without a rollback runs to the end).
+    """
+    listed = timeline.get("faults")
+    if isinstance(listed, list) and listed:
+        return [dict(f) for f in listed if isinstance(f, Mapping)], False
+    windows: list[dict[str, Any]] = []
+    open_: dict[str, dict[str, Any]] = {}
+    for event in timeline.get("events", []):
+        if not isinstance(event, Mapping) or _num(event.get("progress")) is None:
+            continue
+        name, action = str(event.get("fault", "fault")), event.get("action")
+        if action == "inject":
+            window = {"name": name, "start": float(event["progress"]), "stop": None, "ok": bool(event.get("ok"))}
+            open_[name] = window
+            windows.append(window)
+        elif action == "rollback" and name in open_:
+            window = open_.pop(name)
+            window["stop"] = float(event["progress"])
+            window["ok"] = window["ok"] and bool(event.get("ok"))
+    return windows, True
+
+
+def scenario_timeline(scenario: str, timeline: Mapping[str, Any], width: int = 640, height: int = 220,
+                      status: str = "") -> str:
     """Throughput (left axis) and latency p50/p95 (right axis) over time, fault windows shaded and named."""
     samples = [s for s in timeline.get("samples", []) if isinstance(s, Mapping) and _num(s.get("t")) is not None]
-    faults = [f for f in timeline.get("faults", []) if isinstance(f, Mapping)]
+    faults, in_progress = fault_windows(timeline)
     left, right, top, bottom = 50, 56, 26, 30
     plot_w, plot_h = width - left - right, height - top - bottom
-    body = [_t(left, 16, scenario, 12, weight="bold")]
+    title = f"{scenario}  {status}" if status else scenario
+    body = [_t(left, 16, title, 12, weight="bold", fill=STATUS_COLOURS.get(status, "#222") if status != "PASS"
+               else "#222")]
+    if samples and in_progress:
+        # Progress (0..1 of the workload) mapped onto the sampled time span.
+        first, last = float(samples[0]["t"]), float(samples[-1]["t"])
+        for fault in faults:
+            fault["start"] = first + fault["start"] * (last - first)
+            fault["stop"] = None if fault["stop"] is None else first + fault["stop"] * (last - first)
     if not samples:
-        body.append(_t(width / 2, height / 2, "no samples recorded", 12, "middle", "#888"))
+        body.append(f"<rect x='{left}' y='{top}' width='{plot_w}' height='{plot_h}' fill='#f6f8fa'/>")
+        for fault in faults:
+            start = float(fault["start"])
+            stop = 1.0 if fault["stop"] is None else float(fault["stop"])
+            if not in_progress:
+                continue
+            fx0, fx1 = left + start * plot_w, left + stop * plot_w
+            colour = "#d64541" if fault.get("ok", True) else "#9b2c2c"
+            body.append(f"<rect x='{fx0:.1f}' y='{top}' width='{max(fx1 - fx0, 2):.1f}' height='{plot_h}' "
+                        f"fill='{colour}' fill-opacity='0.18'><title>{escape(str(fault['name']))}: "
+                        f"{start:.0%}-{stop:.0%} of the workload</title></rect>")
+            body.append(_t(fx0 + 3, top + 12, str(fault["name"]), 9, fill="#a33"))
+        body.append(_t(left + plot_w / 2, top + plot_h / 2 + 4, "no throughput/latency samples in this timeline",
+                       11, "middle", "#888"))
+        body.append(_t(left, height - 10, "0 %", 9, fill="#666"))
+        body.append(_t(left + plot_w, height - 10, "100 % of workload", 9, "end", "#666"))
         return _svg(width, height, body, f"timeline of {scenario}")
     ts = [float(s["t"]) for s in samples]
     t0 = min([*ts, *(_num(f.get("start")) or ts[0] for f in faults)])
     t1 = max([*ts, *(_num(f.get("stop")) or ts[-1] for f in faults)])
     xs = _scale(ts, t0, t1, left, left + plot_w)
     for fault in faults:
-        start, stop = _num(fault.get("start")), _num(fault.get("stop"))
+        start, maybe_stop = _num(fault.get("start")), _num(fault.get("stop"))
         if start is None:
             continue
-        stop = t1 if stop is None else stop
+        stop = t1 if maybe_stop is None else maybe_stop
         fx0, fx1 = _scale([start, stop], t0, t1, left, left + plot_w)
         name = str(fault.get("name", "fault"))
         body.append(f"<rect x='{fx0:.1f}' y='{top}' width='{max(fx1 - fx0, 2):.1f}' height='{plot_h}' "

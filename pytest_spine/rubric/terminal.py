@@ -60,14 +60,24 @@ def print_rubric(result: RubricResult, console: Console) -> None:
 
 def gate_table(gate: Gate) -> object:
     from rich.table import Table
+    from rich.text import Text
+
+    if all(r.status == NOT_MEASURED for r in gate.rows):
+        # Nothing measured: one line says so and why, instead of a table of blanks.
+        names = ", ".join(r.label for r in gate.rows)
+        return Text.from_markup(f"{gate.name}: {_status(NOT_MEASURED)} ({_esc(names)}) - "
+                                f"{_esc(gate.note or gate.rows[0].reason)}")
 
     table = Table(title=f"{gate.name}: {_status(gate.status)}", title_justify="left")
     for name, justify in (("Check", "left"), ("Value", "right"), ("Threshold", "left"), ("Status", "left"),
                           ("Evidence", "left")):
         table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for row in gate.rows:
-        evidence = row.evidence[0] if row.evidence else row.reason
+        evidence = row.evidence[0] if row.evidence else ("-" if row.status == NOT_MEASURED else row.reason)
         table.add_row(_esc(row.label), _esc(row.value), _esc(row.threshold), _status(row.status), _esc(evidence))
+    if gate.note:
+        table.caption = _esc(gate.note)
+        table.caption_justify = "left"
     return table
 
 

@@ -13,9 +13,13 @@ from pytest_spine.clock import ManualClock
 from pytest_spine.evidence.bundle import EvidenceBundle
 from pytest_spine.evidence.schemas import load_schema, problems
 
-TIMELINE = {"samples": [{"t": t, "throughput": 50.0 if 5 <= t < 9 else 120.0, "latency_p50_ms": 4.0,
-                         "latency_p95_ms": 90.0 if 5 <= t < 9 else 15.0} for t in range(15)],
-            "faults": [{"name": "broker-partition", "start": 5, "stop": 9}]}
+# The scenario runner's timeline (plan + inject/rollback events) with throughput/latency samples beside it.
+TIMELINE = {"scenario": "CH-BROKER-PARTITION", "instance": "CH-BROKER-PARTITION-seed=1", "seed": 1,
+            "plan": {"workload": {}, "faults": [], "invariants": [], "thresholds": {}},
+            "events": [{"progress": 0.3, "fault": "broker-partition", "action": "inject", "ok": True},
+                       {"progress": 0.6, "fault": "broker-partition", "action": "rollback", "ok": True}],
+            "samples": [{"t": t, "throughput": 50.0 if 5 <= t < 9 else 120.0, "latency_p50_ms": 4.0,
+                         "latency_p95_ms": 90.0 if 5 <= t < 9 else 15.0} for t in range(15)]}
 
 
 def _verdict(check_id: str, kind: str, status: str = "PASS") -> dict[str, Any]:
@@ -83,7 +87,7 @@ def test_markdown_and_html(week1: Path, week2: Path, tmp_path: Path, capsys: pyt
     html = html_path.read_text()
     assert html.startswith("<!DOCTYPE html>") and "<script" not in html
     assert "timeline of CH-BROKER-PARTITION-seed=1" in html
-    assert "<title>broker-partition: 5-9</title>" in html
+    assert "<title>broker-partition: 4.2-8.4</title>" in html  # progress 0.3-0.6 of the sampled 0-14 s
 
 
 def test_out_is_write_once(week2: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

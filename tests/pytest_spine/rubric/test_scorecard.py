@@ -53,7 +53,7 @@ def test_v12_gate_without_a_soak_is_not_measured_never_invented(make_bundle: Any
         assert rows[key].status == "NOT_MEASURED"
         assert rows[key].value == "not measured"
         assert "control_plane/v12_gate.json is absent" in rows[key].reason
-        assert "--spine-soak" in rows[key].reason
+    assert "--spine-soak=DURATION" in build_scorecard([load_bundle(root)]).latest.v12.note
     assert rows["control_invariants"].status == "PASS"  # decided by CP-* verdicts, which are in the bundle
 
 
@@ -183,3 +183,26 @@ def test_a_corrupt_verdicts_file_is_named(make_bundle: Any) -> None:
 
     with pytest.raises(EvidenceError, match=rf"{root}/verdicts.json cannot be read as JSON"):
         load_bundle(root)
+
+
+def test_theta03_also_reads_the_simulator_metric_gates(make_bundle: Any, kit: Any) -> None:
+    met = [kit.verdict("MET-REPLAY-REJECTION", figures={"value": 0.99955, "threshold": 0.999}),
+           kit.verdict("MET-UNSIGNED-ACCEPTED", "FAIL", figures={"value": 2})]
+    rows = _rows(build_scorecard([load_bundle(make_bundle(verdicts=met, figures={}))]).latest.theta03)
+    assert (rows["replay_rejection"].status, rows["replay_rejection"].value) == ("PASS", "0.99955")
+    assert rows["replay_rejection"].evidence[0] == "verdicts.json#MET-REPLAY-REJECTION"
+    assert (rows["unsigned_control"].status, rows["unsigned_control"].value) == ("FAIL", "2")
+    assert rows["anomaly_reaction"].reason.startswith("no SEC-QUARANTINE-REACTION or MET-QUARANTINE-REACTION verdict")
+
+
+def test_runner_timeline_without_samples_shades_progress_windows(make_bundle: Any, kit: Any) -> None:
+    events = {"events": [{"progress": 0.25, "fault": "kill-consumer", "action": "inject", "ok": True},
+                         {"progress": 0.5, "fault": "kill-consumer", "action": "rollback", "ok": True},
+                         {"progress": 0.7, "fault": "partition", "action": "inject", "ok": True}]}
+    root = make_bundle(verdicts=kit.verdicts_of({"CH-REPLAY-FLOOD-seed=3": "FAIL"}),
+                       files={"scenarios/CH-REPLAY-FLOOD-seed=3/timeline.json": events})
+    html = render_html(build_scorecard([load_bundle(root)]))
+    assert "<title>kill-consumer: 25%-50% of the workload</title>" in html
+    assert "<title>partition: 70%-100% of the workload</title>" in html  # never rolled back: runs to the end
+    assert "no throughput/latency samples in this timeline" in html
+    assert "CH-REPLAY-FLOOD-seed=3  FAIL" in html
