@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_spine.errors import HistoryError, SpineError
-from pytest_spine.history import Operation, read_history
+from pytest_spine.history import Operation
 
 EVENT_F = "event"
 CORRELATION_FIELDS: tuple[str, ...] = ("platform_run_id", "scenario_run_id", "trace_id")
@@ -143,11 +143,3 @@ def load_events(path: Path) -> list[Event]:
         raise EventSourceError(f"no such event source: {path}; pass JSON lines, a history (.jsonl/.gz) or a "
                                "bundle directory")
     return list(read_event_lines(path))
-
-
-def operations_of(path: Path) -> list[Operation]:
-    """A history file's operations (used where the linter needs more than the events)."""
-    try:
-        return list(read_history(path))
-    except HistoryError as bad:
-        raise EventSourceError(str(bad)) from None

@@ -9,7 +9,7 @@ and a final ``**`` for any rest.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -196,9 +196,3 @@ def version_key(version: Any) -> tuple[int, ...] | None:
     if isinstance(version, str) and re.fullmatch(r"\d+(?:\.\d+)*", version.strip()):
         return tuple(int(p) for p in version.strip().split("."))
     return None
-
-
-def describe_families(taxonomy: Taxonomy) -> Sequence[dict[str, Any]]:
-    return [{"family": f.name, "required": f.required, "patterns": list(f.patterns),
-             "categories": sorted(f.categories), "correlation": list(f.correlation)}
-            for f in taxonomy.families.values()]
