@@ -210,14 +210,14 @@ def scenario_timeline(scenario: str, timeline: Mapping[str, Any], width: int = 6
     t1 = max([*ts, *(_num(f.get("stop")) or ts[-1] for f in faults)])
     xs = _scale(ts, t0, t1, left, left + plot_w)
     for fault in faults:
-        start, maybe_stop = _num(fault.get("start")), _num(fault.get("stop"))
-        if start is None:
+        begin, maybe_stop = _num(fault.get("start")), _num(fault.get("stop"))
+        if begin is None:
             continue
-        stop = t1 if maybe_stop is None else maybe_stop
-        fx0, fx1 = _scale([start, stop], t0, t1, left, left + plot_w)
+        end = t1 if maybe_stop is None else maybe_stop
+        fx0, fx1 = _scale([begin, end], t0, t1, left, left + plot_w)
         name = str(fault.get("name", "fault"))
         body.append(f"<rect x='{fx0:.1f}' y='{top}' width='{max(fx1 - fx0, 2):.1f}' height='{plot_h}' "
-                    f"fill='#d64541' fill-opacity='0.13'><title>{escape(name)}: {start:g}-{stop:g}</title></rect>")
+                    f"fill='#d64541' fill-opacity='0.13'><title>{escape(name)}: {begin:g}-{end:g}</title></rect>")
         body.append(_t(fx0 + 3, top + 11, name, 9, fill="#a33"))
     throughput = [_num(s.get("throughput")) or 0.0 for s in samples]
     p50 = [_num(s.get("latency_p50_ms")) or 0.0 for s in samples]
