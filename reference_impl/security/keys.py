@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 from reference_impl.security.canonical import Rejected, encode, signed_bytes
 
@@ -35,11 +34,11 @@ class Signer:
 
     @property
     def public_key(self) -> bytes:
-        return self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return self._key.public_key().public_bytes_raw()
 
     def private_bytes_hex(self) -> str:
         """The secret itself: for the canary scanner's list of what must never be written, nothing else."""
-        return self._key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()).hex()
+        return self._key.private_bytes_raw().hex()
 
     def sign(self, document: Mapping[str, object]) -> bytes:
         """The canonical wire bytes of ``document`` (without ``sig``) with its signature added."""
