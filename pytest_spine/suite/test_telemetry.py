@@ -4,7 +4,9 @@
   history already stored in the bundle) is linted against the taxonomy; G1 family coverage uses the
   verdicts recorded so far, so these items run after the phase gates (``spine.ensure_phases()``).
 - ``test_metric_gate[MET-*]``: one item per gate of the packaged gate files and of ``gates/*.yaml`` in the
-  rootdir. A malformed gate file becomes one failing item naming the file and place.
+  rootdir. A malformed gate file becomes one failing item naming the file and place. Packaged gates read
+  their sources from the metrics dir (``--spine-metrics-dir`` / ini ``spine_metrics_dir`` /
+  ``$SPINE_METRICS_DIR``) and are NOT_APPLICABLE without one: example data never stands in for a run's.
 - ``test_history[HIST-*]``: flake rate, consecutive failures, SLO days and error budget over the run
   history configured by ``--spine-history-dir`` / ini ``spine_history_dir`` / ``$SPINE_HISTORY_DIR``;
   NOT_APPLICABLE, with that reason, when none is configured.
@@ -26,6 +28,7 @@ from pytest_spine.telemetry.gatefile import (
     MetricGate,
     discover_gatefiles,
     evaluate_gate,
+    is_packaged,
     load_gates,
 )
 from pytest_spine.telemetry.history_gates import HISTORY_CHECKS, HistoryReport, evaluate_history
@@ -57,8 +60,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.function.__name__ != "test_metric_gate":
         return
     files = discover_gatefiles(PACKAGED_GATES_DIR, metafunc.config.rootpath / "gates")
+    metrics_dir = _configured(metafunc.config, "spine_metrics_dir", "SPINE_METRICS_DIR")
     try:
-        gates = load_gates(files)
+        gates = load_gates(files, Path(metrics_dir) if metrics_dir else None)
     except GateFileError as bad:
         _gate_errors[GATE_FILE_ERROR] = str(bad)
         metafunc.parametrize("gate_id", [GATE_FILE_ERROR])
@@ -182,12 +186,19 @@ def _figures(spine: Any) -> Mapping[str, Any] | None:
 
 @pytest.mark.spine_telemetry
 @pytest.mark.xdist_group("spine-phases")
-def test_metric_gate(after_phases: Any, gate_id: str) -> None:
+def test_metric_gate(after_phases: Any, request: pytest.FixtureRequest, gate_id: str) -> None:
     spine = after_phases
     if gate_id in _gate_errors:
         spine.report(Verdict(gate_id, "metric", Status.FAIL, f"a gate file is malformed: {_gate_errors[gate_id]}"))
         return
     gate = _gates[gate_id]
+    metrics_dir = _configured(request.config, "spine_metrics_dir", "SPINE_METRICS_DIR")
+    if is_packaged(gate) and gate.source_kind != "figures" and metrics_dir is None:
+        spine.report(Verdict(gate_id, "metric", Status.NOT_APPLICABLE,
+                             f"no metrics dir is configured for the packaged gate's {gate.source_kind} source "
+                             f"{gate.source_file.name if gate.source_file else ''!r} (--spine-metrics-dir, ini "
+                             "spine_metrics_dir or $SPINE_METRICS_DIR); this target produced no simulator metrics"))
+        return
     verdict = evaluate_gate(gate, _figures(spine))
     _write(spine, verdict, sources=list(verdict.evidence),
            gate={"gate_file": str(gate.gate_file), "source_kind": gate.source_kind, "metric": gate.metric,
@@ -195,23 +206,24 @@ def test_metric_gate(after_phases: Any, gate_id: str) -> None:
     spine.report(verdict)
 
 
-def _history_location(config: pytest.Config) -> str | None:
-    option = config.getoption("spine_history_dir", None)
+def _configured(config: pytest.Config, name: str, env: str) -> str | None:
+    """An option (``--spine-...``), else an ini key, else an environment variable; None when none is set."""
+    option = config.getoption(name, None)
     if option:
         return str(option)
     try:
-        ini = config.getini("spine_history_dir")
+        ini = config.getini(name)
     except ValueError:  # the ini key is not registered by this build of the plugin
         ini = None
     if ini:
         return str(ini)
-    return os.environ.get("SPINE_HISTORY_DIR") or None
+    return os.environ.get(env) or None
 
 
 @pytest.fixture(scope="module")
 def history_report(request: pytest.FixtureRequest) -> HistoryReport | str | None:
     """The report over past runs (None when no history is configured; the error text when unusable)."""
-    location = _history_location(request.config)
+    location = _configured(request.config, "spine_history_dir", "SPINE_HISTORY_DIR")
     if location is None:
         return None
     try:

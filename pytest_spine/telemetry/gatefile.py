@@ -97,7 +97,8 @@ def _yaml(path: Path) -> Any:
         raise GateFileError(str(path), place, f"not valid YAML: {getattr(bad, 'problem', None) or bad}") from None
 
 
-def load_gatefile(path: Path) -> list[MetricGate]:
+def load_gatefile(path: Path, sources_dir: Path | None = None) -> list[MetricGate]:
+    """The gates of one file; source files resolve against ``sources_dir`` (default: the file's folder)."""
     from pytest_spine.evidence.schemas import load_schema, problems
 
     data = _yaml(path)
@@ -132,7 +133,7 @@ def load_gatefile(path: Path) -> list[MetricGate]:
         )
         gates.append(MetricGate(
             gate_id=raw["id"], title=raw["title"], source_kind=kind,
-            source_file=(path.parent / source["file"]) if "file" in source else None,
+            source_file=((sources_dir or path.parent) / source["file"]) if "file" in source else None,
             metric=raw["metric"], comparator=raw["comparator"], threshold=float(raw["threshold"]),
             gate_file=path, unit=raw.get("unit", ""), seed_ref=raw.get("seed_ref", ""), window=window,
         ))
@@ -148,12 +149,21 @@ def discover_gatefiles(*dirs: Path) -> list[Path]:
     return files
 
 
-def load_gates(files: Iterable[Path]) -> list[MetricGate]:
-    """All gates of the files; a gate id defined twice (across files) is an error naming both."""
+def is_packaged(gate: MetricGate) -> bool:
+    return gate.gate_file.resolve().parent == PACKAGED_GATES_DIR
+
+
+def load_gates(files: Iterable[Path], packaged_sources: Path | None = None) -> list[MetricGate]:
+    """All gates of the files; a gate id defined twice (across files) is an error naming both.
+
+    Packaged gate files read their sources from ``packaged_sources`` (the run's metrics dir): their own
+    folder holds only examples, which must never stand in for a run's data.
+    """
     gates: list[MetricGate] = []
     owner: dict[str, Path] = {}
     for path in files:
-        for gate in load_gatefile(path):
+        packaged = path.resolve().parent == PACKAGED_GATES_DIR
+        for gate in load_gatefile(path, packaged_sources if packaged else None):
             if gate.gate_id in owner:
                 raise GateFileError(str(path), gate.gate_id, f"gate id {gate.gate_id!r} is also defined in "
                                                              f"{owner[gate.gate_id]}; rename one")

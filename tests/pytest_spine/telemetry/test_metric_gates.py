@@ -11,6 +11,7 @@ from pytest_spine.telemetry.gatefile import (
     GateFileError,
     discover_gatefiles,
     evaluate_gate,
+    is_packaged,
     load_gatefile,
     load_gates,
 )
@@ -18,7 +19,7 @@ from pytest_spine.telemetry.metrics import MetricsFileError, load_csv, load_simu
 from pytest_spine.verdicts import Status
 
 EXAMPLES = PACKAGED_GATES_DIR / "examples"
-PACKAGED = {g.gate_id: g for g in load_gates(discover_gatefiles(PACKAGED_GATES_DIR))}
+PACKAGED = {g.gate_id: g for g in load_gates(discover_gatefiles(PACKAGED_GATES_DIR), EXAMPLES)}
 SIMULATOR_GATES = sorted(g for g, gate in PACKAGED.items() if gate.source_kind == "simulator_json")
 
 
@@ -31,20 +32,23 @@ def test_the_seed_examples_ship_as_packaged_gates() -> None:
 
 @pytest.mark.parametrize("gate_id", sorted(PACKAGED))
 def test_packaged_gates_pass_on_the_passing_example(gate_id: str) -> None:
+    assert is_packaged(PACKAGED[gate_id])
+    assert PACKAGED[gate_id].source_file is not None and PACKAGED[gate_id].source_file.parent == EXAMPLES
     verdict = evaluate_gate(PACKAGED[gate_id])
     assert verdict.status is Status.PASS, verdict.reason
     assert verdict.kind == "metric" and verdict.check_id == gate_id
 
 
 def test_the_v0_1_example_is_read_through_the_compatibility_step() -> None:
-    sim = load_simulator_json(EXAMPLES / "membership_v0_1.json")
+    sim = load_simulator_json(EXAMPLES / "simulator_metrics_v0_1.json")
     assert (sim.original_version, sim.schema_version) == ("0.1", "0.2")
     assert sim.document["metrics"]["convergence_s"] == 23.8
     assert sim.document["metrics"]["security"]["replay_rejection_ratio"] == 0.9995
     assert sim.document["config"]["skew_window_s"] == 30.0
     assert "convergence_ms -> metrics.convergence_s (/1000)" in sim.compat_notes
     for gate_id in SIMULATOR_GATES:
-        verdict = evaluate_gate(dataclasses.replace(PACKAGED[gate_id], source_file=EXAMPLES / "membership_v0_1.json"))
+        gate = dataclasses.replace(PACKAGED[gate_id], source_file=EXAMPLES / "simulator_metrics_v0_1.json")
+        verdict = evaluate_gate(gate)
         assert verdict.status is Status.PASS, (gate_id, verdict.reason)
         assert verdict.figures["schema_version"] == "0.1"
 
@@ -57,18 +61,19 @@ def test_the_v0_1_example_is_read_through_the_compatibility_step() -> None:
     ("MET-UNSIGNED-ACCEPTED", "= 2, gate"),
 ])
 def test_the_slow_example_fails_each_gate(gate_id: str, words: str) -> None:
-    verdict = evaluate_gate(dataclasses.replace(PACKAGED[gate_id], source_file=EXAMPLES / "membership_v0_2_slow.json"))
+    gate = dataclasses.replace(PACKAGED[gate_id], source_file=EXAMPLES / "simulator_metrics_slow.json")
+    verdict = evaluate_gate(gate)
     assert verdict.status is Status.FAIL
     assert words in verdict.reason
 
 
 def test_mutant_newer_major_schema_is_refused_with_a_clear_message() -> None:
     with pytest.raises(MetricsFileError) as caught:
-        load_simulator_json(EXAMPLES / "membership_v1_0.json")
+        load_simulator_json(EXAMPLES / "simulator_metrics_v1_0.json")
     assert caught.value.place == "schema_version"
     assert "'1.0' is a newer major version than this harness reads (up to 0.2)" in caught.value.reason
     verdict = evaluate_gate(dataclasses.replace(PACKAGED["MET-CONVERGENCE-1K"],
-                                                source_file=EXAMPLES / "membership_v1_0.json"))
+                                                source_file=EXAMPLES / "simulator_metrics_v1_0.json"))
     assert verdict.status is Status.FAIL and "Upgrade pytest-spine" in verdict.reason
 
 
@@ -168,6 +173,15 @@ def test_malformed_gate_files_name_the_file_and_place(tmp_path: Path, text: str,
         load_gatefile(path)
     assert (caught.value.path, caught.value.place) == (str(path), place)
     assert words in caught.value.reason
+
+
+def test_packaged_sources_default_to_nothing_but_user_sources_to_the_gate_file(tmp_path: Path) -> None:
+    packaged = load_gates(discover_gatefiles(PACKAGED_GATES_DIR))
+    assert {g.source_file.parent for g in packaged if g.source_file} == {PACKAGED_GATES_DIR}
+    assert all(evaluate_gate(g).status is Status.FAIL for g in packaged if g.source_file)  # no such file
+    path = tmp_path / "gates.yaml"
+    path.write_text(GATEFILE)
+    assert load_gates([path], EXAMPLES)[0].source_file == tmp_path / "data.csv"
 
 
 def test_a_gate_id_defined_in_two_files_is_refused(tmp_path: Path) -> None:

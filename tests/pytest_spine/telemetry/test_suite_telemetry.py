@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from telemetry_builders import write_bundle
 
 from pytest_spine.cli import main
+from pytest_spine.telemetry.gatefile import PACKAGED_GATES_DIR
 from pytest_spine.telemetry.run_records import LocalStore, record_from_bundle
 
 # Each item runs the reference phase machine in a pytester session (seconds each on a shared machine).
@@ -52,6 +54,10 @@ gates:
 '''
 
 
+PACKAGED_GATE_IDS = ("MET-CONVERGENCE-1K", "MET-STABILIZE-P95", "MET-STABILIZE-P95-SAMPLES", "MET-REPLAY-REJECTION",
+                    "MET-QUARANTINE-REACTION", "MET-UNSIGNED-ACCEPTED")
+
+
 def run_suite(pytester: pytest.Pytester, *args: str) -> tuple[Any, Path]:
     evidence = pytester.path / "reports"
     result = pytester.runpytest("--spine-env=reference", f"--spine-evidence-dir={evidence}", "-m", "spine_telemetry",
@@ -65,26 +71,28 @@ def reports(bundle: Path) -> dict[str, dict[str, Any]]:
     return {p.parent.name: json.loads(p.read_text()) for p in (bundle / "telemetry").glob("*/report.json")}
 
 
-def test_reference_telemetry_is_clean_and_packaged_gates_pass(pytester: pytest.Pytester,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reference_telemetry_is_clean_and_packaged_gates_not_applicable(pytester: pytest.Pytester,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SPINE_HISTORY_DIR", raising=False)
+    monkeypatch.delenv("SPINE_METRICS_DIR", raising=False)
     result, bundle = run_suite(pytester)
     found = reports(bundle)
     for check in ("TEL-TAXONOMY", "TEL-CORRELATION", "TEL-NO-PII"):
         assert found[check]["status"] == "PASS", found[check]["reason"]
         assert found[check]["events"] > 100 and found[check]["findings_total"] == 0
-    for gate in ("MET-CONVERGENCE-1K", "MET-STABILIZE-P95", "MET-STABILIZE-P95-SAMPLES", "MET-REPLAY-REJECTION",
-                 "MET-QUARANTINE-REACTION", "MET-UNSIGNED-ACCEPTED"):
-        assert found[gate]["status"] == "PASS", found[gate]["reason"]
+    verdicts = {v["id"]: v for v in json.loads((bundle / "verdicts.json").read_text())["verdicts"]}
+    for gate in PACKAGED_GATE_IDS:
+        # The reference has no simulator: packaged gates are not judged on example data.
+        assert verdicts[gate]["status"] == "NOT_APPLICABLE", verdicts[gate]
+        assert "no metrics dir is configured" in verdicts[gate]["reason"]
     families = {f["family"]: f for f in found["TEL-FAMILIES"]["families"]}
     assert families["ingest"]["events"] > 0
     # Only telemetry items ran (-m spine_telemetry): no check exercised any family, so G1 must fail.
     assert found["TEL-FAMILIES"]["status"] == "FAIL"
     assert "'ingest' is exercised by no check that ran" in found["TEL-FAMILIES"]["reason"]
     outcomes = result.parseoutcomes()
-    assert outcomes["skipped"] == 4  # HIST-* without a history: NOT_APPLICABLE with the reason
+    assert outcomes["skipped"] == 4 + len(PACKAGED_GATE_IDS)  # no history, no metrics dir: NOT_APPLICABLE
     result.stdout.fnmatch_lines(["*test_telemetry*TEL-FAMILIES*"])
-    verdicts = {v["id"]: v for v in json.loads((bundle / "verdicts.json").read_text())["verdicts"]}
     assert verdicts["HIST-FLAKE"]["status"] == "NOT_APPLICABLE"
     assert "no run history is configured" in verdicts["HIST-FLAKE"]["reason"]
     # The commands work on the real bundle the run left.
@@ -111,6 +119,10 @@ def test_planted_bad_events_flaky_history_and_user_gates_fail_as_their_data_says
                               written_at=f"2026-01-01T{i:02d}:00:00Z")
         store.add(record_from_bundle(bundle))
     monkeypatch.setenv("SPINE_HISTORY_DIR", str(tmp_path / "history"))
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    shutil.copy(PACKAGED_GATES_DIR / "examples" / "simulator_metrics_slow.json", metrics / "simulator_metrics.json")
+    monkeypatch.setenv("SPINE_METRICS_DIR", str(metrics))
     result, bundle = run_suite(pytester)
     found = reports(bundle)
     codes = {check: sorted(f["code"] for f in found[check]["findings"])
@@ -122,6 +134,9 @@ def test_planted_bad_events_flaky_history_and_user_gates_fail_as_their_data_says
     assert "AKIAQWERTYUIOPASDFGH" not in (bundle / "telemetry" / "TEL-NO-PII" / "report.json").read_text()
     assert found["MET-USER-P95"]["status"] == "FAIL"
     assert found["MET-USER-P95"]["figures"]["value"] == 3.0
+    assert found["MET-CONVERGENCE-1K"]["status"] == "FAIL"  # the run's (slow) simulator metrics
+    assert found["MET-CONVERGENCE-1K"]["figures"]["value"] == 41.7
+    assert "no such metrics file" in found["MET-STABILIZE-P95-SAMPLES"]["reason"]  # configured but missing: FAIL
     assert found["HIST-FLAKE"]["status"] == "FAIL"
     assert found["HIST-FLAKE"]["history"]["flakes"][0]["flaky_runs"] == 3
     assert found["HIST-CONSECUTIVE"]["status"] == "PASS"
