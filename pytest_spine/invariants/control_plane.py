@@ -585,6 +585,7 @@ class Traceable:
     def __init__(self, ctx: CheckContext) -> None:
         self.out = Tally("CP-TRACEABLE", KIND)
         self.trace: dict[str, str] = {}
+        self.transitions: dict[str, list[str]] = defaultdict(list)
         self.samples = 0
 
     def observe(self, op: Operation) -> None:
@@ -604,10 +605,13 @@ class Traceable:
             if not v.get("trace_id") or "command_received" not in events or "job_created" not in events:
                 self.out.violation(f"sampled job {job}: its log chain does not start at the command "
                                    f"(events {events[:6]})", op)
-            elif final != "REQUESTED" and (not states or states[-1] != final):
-                self.out.violation(f"sampled job {job} is {final} but its trace ends at "
-                                   f"{states[-1] if states else 'no transition'}: the chain is broken", op)
-        elif job in self.trace and v.get("trace_id") != self.trace[job]:
+            elif states != self.transitions.get(job, []):
+                self.out.violation(f"sampled job {job} ({final}): its trace shows the states {states} but the job "
+                                   f"went through {self.transitions.get(job, [])}: the chain is broken", op)
+            return
+        if op.f == "cp_transition":
+            self.transitions[job].append(str(v.get("to")))
+        if job in self.trace and v.get("trace_id") != self.trace[job]:
             self.out.violation(f"{op.f} of job {job} carries trace id {v.get('trace_id')!r}, not the job's "
                                f"{self.trace[job]!r}", op)
 

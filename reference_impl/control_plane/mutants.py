@@ -23,6 +23,9 @@ CP_MUTANTS: Mapping[str, tuple[str, str]] = {
     "retry_tight_loop": ("CP-RETRY-BUDGET", "failed attempts retry at once and without a budget"),
     "lost_trace_id": ("CP-TRACEABLE", "worker-side records drop the trace id"),
     "silent_job_loss": ("CP-NO-SILENT-LOSS", "a job whose result cannot be reported is dropped silently"),
+    # Killed by the v1.2 gate's measured figures rather than by an invariant.
+    "poll_gives_up": ("V12-GATE", "the poller stops polling after a timeout (poll-timeout recovery < 95 %)"),
+    "crash_on_rejection": ("V12-GATE", "a command that must be refused crashes the handler (success < 99 %)"),
 }
 
 

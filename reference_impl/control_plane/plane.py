@@ -102,14 +102,14 @@ class ControlPlane:
     # -- state changes -----------------------------------------------------------------------------
 
     def _move(self, job: Job, target: JobState, *, cause: str, actor: str, recovery: bool = False,
-              trace_id: str | None = None, **changes: Any) -> Job | None:
+              worker_side: bool = False, **changes: Any) -> Job | None:
         """Compare-and-set one transition; None when the row changed underneath (the caller re-reads)."""
         if not is_legal(job.state, target, recovery=recovery) and not self._mutant_allows(job.state, target):
             raise _Rejected(f"illegal transition {job.state.value} -> {target.value}", job)
         new = job.evolve(state=target, updated_at=self.clock.now(), **changes)
         if not self.store.write_job(job.version, new):
             return None
-        trace = job.trace_id if trace_id is None else trace_id
+        trace = self._worker_trace(job) if worker_side else job.trace_id
         self._rec("cp", "ok", "cp_transition", job_id=job.job_id, **{"from": job.state.value},
                   to=target.value, trace_id=trace, cause=cause, actor=actor, recovery=recovery,
                   generation=new.generation)
@@ -158,8 +158,17 @@ class ControlPlane:
     def _handle(self, update_id: int | None, text: str | None, problem: str | None) -> Reply:
         if problem is not None or update_id is None or text is None:
             reason = problem or "malformed update"
+            if update_id is not None:  # a numbered update is remembered even when malformed: replays dedupe
+                first = self.store.register_update(update_id, self.clock.now())
+                if first is not None:
+                    self._log("update_duplicate", update_id=update_id, idempotency="update_id",
+                              first_outcome=first.get("outcome"))
+                    return Reply(update_id, "duplicate", "update already handled: answered from the first outcome")
             self._log("update_malformed", level="warning", update_id=update_id, reason=reason)
-            return Reply(update_id, "rejected", reason)
+            reply = Reply(update_id, "rejected", reason)
+            if update_id is not None:
+                self.store.store_reply(update_id, reply.to_json())
+            return reply
         command, args = _split(text)
         replay_new_job = self.mutant == "replayed_update_new_job" and command == "/request"
         if not replay_new_job:
@@ -203,6 +212,8 @@ class ControlPlane:
         return None
 
     def _reject(self, update_id: int, command: str, job: Job | None, reason: str) -> Reply:
+        if self.mutant == "crash_on_rejection":
+            raise RuntimeError(f"unhandled: {reason}")
         trace = job.trace_id if job else None
         self._rec("cp", "ok", "cp_reject", update_id=update_id, command=command,
                   job_id=job.job_id if job else None, state=job.state.value if job else None, reason=reason)
@@ -496,7 +507,7 @@ class ControlPlane:
             self._log("report_stale", level="warning", trace_id=self._worker_trace(job), job_id=job.job_id,
                       reason=problem)
             return "stale"
-        moved = self._move(current, S.SUCCEEDED, cause="complete", actor=worker, trace_id=self._worker_trace(job),
+        moved = self._move(current, S.SUCCEEDED, cause="complete", actor=worker, worker_side=True,
                            lease_owner=None, lease_expires_at=None)
         return "succeeded" if moved is not None else "stale"
 
@@ -509,14 +520,14 @@ class ControlPlane:
         tight = self.mutant == "retry_tight_loop"
         last_error = None if self.mutant == "attempts_not_recorded" else error
         if current.generation_attempts >= self.retry.max_attempts and not tight:
-            self._move(current, S.FAILED, cause="retry_budget", actor=worker, trace_id=trace,
+            self._move(current, S.FAILED, cause="retry_budget", actor=worker, worker_side=True,
                        lease_owner=None, lease_expires_at=None, last_error=last_error)
             self._log("retry_budget_exhausted", level="error", trace_id=trace, job_id=job.job_id,
                       attempts=current.attempts, error=error)
             return "failed"
         delay = 0.0 if tight else self.retry.delay(current.generation_attempts, self._rng)
         at = self.clock.now() + delay
-        moved = self._move(current, S.QUEUED, cause="retry", actor=worker, trace_id=trace, lease_owner=None,
+        moved = self._move(current, S.QUEUED, cause="retry", actor=worker, worker_side=True, lease_owner=None,
                            lease_expires_at=None, last_error=last_error, next_attempt_at=at)
         if moved is None:
             return "stale"

@@ -45,7 +45,8 @@ class UpdateSource:
 
 class Poller:
     def __init__(self, source: UpdateSource, plane: ControlPlane, clock: SleepClock, recorder: Recorder,
-                 *, seed: int = 0, retry: RetryPolicy | None = None, poll_timeout: float = 30.0) -> None:
+                 *, seed: int = 0, retry: RetryPolicy | None = None, poll_timeout: float = 30.0,
+                 mutant: str | None = None) -> None:
         self.source = source
         self.plane = plane
         self.clock = clock
@@ -55,9 +56,13 @@ class Poller:
         self.retry = retry or RetryPolicy(max_attempts=8, base_delay=1.0, max_delay=30.0, jitter=0.5)
         self._rng = random.Random(f"poller:{seed}")
         self.consecutive_timeouts = 0
+        self.mutant = mutant
+        self.gave_up = False
 
     def poll_once(self, *, crash_before_commit: bool = False) -> int:
         """One long poll; returns the number of updates handled, or -1 after a timeout."""
+        if self.gave_up:
+            return 0
         self.recorder.record("poller", "invoke", "cp_poll", offset=self.offset)
         try:
             updates = self.source.get_updates(self.offset)
@@ -71,6 +76,7 @@ class Poller:
                                          "trace_id": None, "offset": self.offset, "backoff": delay,
                                          "consecutive": self.consecutive_timeouts})
             self.clock.sleep(delay)
+            self.gave_up = self.mutant == "poll_gives_up"
             return -1
         self.consecutive_timeouts = 0
         for update in updates:

@@ -54,7 +54,7 @@ class Worker:
         def dies(job: Job, timeout: float) -> str:
             raise WorkerCrashed(self.worker_id)
 
-        with contextlib.suppress(WorkerCrashed):
+        with contextlib.suppress(WorkerCrashed, ReportingFailed):
             self.plane.execute(job, self.worker_id, dies)
         return job
 
