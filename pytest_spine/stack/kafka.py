@@ -10,6 +10,7 @@ unless the broker advertises the proxy).
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -166,3 +167,45 @@ def ensure_topics(bootstrap: str, topics: dict[str, int], *, timeout_s: float = 
                     raise EnvironmentFault(f"creating topic {name!r} on {bootstrap} failed: {error}") from None
     metadata = admin.list_topics(timeout=ADMIN_TIMEOUT_S)
     return {name: len(meta.partitions) for name, meta in metadata.topics.items() if not name.startswith("__")}
+
+
+def reset_topics(bootstrap: str, topics: dict[str, int], groups: list[str] | tuple[str, ...] = (), *,
+                 timeout_s: float = 30.0) -> dict[str, int]:
+    """Delete and recreate ``topics`` (and delete ``groups``) so a run starts on empty logs with no stale
+    commits, as the in-memory bus does. For the throwaway local stack only: a live cluster is never reset."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000, "log_level": 0})
+    present = set(admin.list_topics(timeout=ADMIN_TIMEOUT_S).topics)
+    doomed = [name for name in topics if name in present]
+    if doomed:
+        for future in admin.delete_topics(doomed, operation_timeout=timeout_s,
+                                          request_timeout=timeout_s).values():
+            with contextlib.suppress(Exception):  # already gone is fine; what is left shows below
+                future.result(timeout=timeout_s)
+    if groups:
+        with contextlib.suppress(Exception):
+            for future in admin.delete_consumer_groups(list(groups), request_timeout=timeout_s).values():
+                with contextlib.suppress(Exception):  # a group that never committed does not exist
+                    future.result(timeout=timeout_s)
+    deadline = time.monotonic() + timeout_s
+    while doomed and time.monotonic() < deadline:
+        left = set(admin.list_topics(timeout=ADMIN_TIMEOUT_S).topics) & set(doomed)
+        if not left:
+            break
+        time.sleep(0.2)
+    while True:
+        try:
+            found = ensure_topics(bootstrap, topics, timeout_s=timeout_s)
+        except EnvironmentFault:
+            # A deleted topic can linger in the controller for a moment: creating it again is retried.
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+            continue
+        if all(found.get(name) == parts for name, parts in topics.items()):
+            return found
+        if time.monotonic() > deadline:
+            raise EnvironmentFault(f"topics on {bootstrap} were not recreated within {timeout_s:.0f}s: "
+                                   f"wanted {topics}, found {found}")
+        time.sleep(0.3)

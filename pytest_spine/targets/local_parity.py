@@ -1,0 +1,186 @@
+"""The ``local_parity`` target: the reference platform over the real local stack (Kafka KRaft, the S3
+server, Toxiproxy) started by ``spine stack up`` or the session fixture.
+
+Same Target protocol and the same phase machine as ``reference``; what changes is the substrate: the bus is
+``KafkaBus`` and the object store ``S3ObjectStore``, named by the stack's handles registry. The platform's
+traffic goes through Toxiproxy (the PROXIED listener and the S3 proxy), so network faults bite the platform
+while the harness's own checks read the truth over the direct endpoints. Every run starts on freshly created
+topics (the registry's topic map, with its partition counts) and deleted consumer groups.
+
+Chaos engines reach ``faults`` (named fault points, shared with the adapters), ``toxiproxy`` (a
+``ToxiproxyApi``; every toxic is reset by ``stop()``, even after a failed test) and ``stack`` (the state).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pytest_spine.clock import Clock
+from pytest_spine.errors import EnvironmentFault, TargetUnavailable
+from pytest_spine.handles import HandlesRegistry, load_registry, substrate_problems
+from pytest_spine.stack.fixture import running_stack, stack_dir_default
+from pytest_spine.stack.s3 import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
+from pytest_spine.stack.state import StackState
+from pytest_spine.stack.toxiproxy_api import ToxiproxyApi
+from pytest_spine.targets.base import EvidenceSink, ProbeNotSupported, Recorder, RunSpec
+from pytest_spine.targets.reference import NOT_APPLICABLE as REFERENCE_NOT_APPLICABLE
+from pytest_spine.targets.reference import ReferenceTarget
+from reference_impl.handles import DEFAULT_HANDLES, TopicHandle
+from reference_impl.handles import HandlesRegistry as PlatformHandles
+from reference_impl.platform import SpinePlatform
+
+NOT_APPLICABLE: Mapping[str, str] = {
+    "P(-1)-image_in_registry": "no container registry on the local stack; the local translation is "
+                               "P(-1)-entrypoints_importable",
+    "P(-1)-image_ref_ready": "no task definitions on the local stack: nothing pulls an image",
+    "P0-forbidden_infra_absent": "the local stack runs on 127.0.0.1: no NAT gateway or load balancer can exist",
+    "P12-cloud_resources_destroyed": "no cloud resources on the local stack; its processes are stopped by "
+                                     "'spine stack down'",
+}
+
+
+def platform_handles(registry: HandlesRegistry) -> PlatformHandles:
+    """The reference platform's registry with the names the harness registry pins (topics, buckets,
+    prefixes, consumer groups, auth header); event-class routing and knobs stay the platform's."""
+    topics = dict(DEFAULT_HANDLES.topics)
+    for key, topic in registry.topics.items():
+        topics[key] = TopicHandle(key, topic.name, topic.partitions)
+    return dataclasses.replace(
+        DEFAULT_HANDLES, topics=topics,
+        buckets={**DEFAULT_HANDLES.buckets, **registry.section("buckets")},
+        prefixes={**DEFAULT_HANDLES.prefixes, **registry.section("prefixes")},
+        consumer_groups={**DEFAULT_HANDLES.consumer_groups, **registry.section("consumer_groups")},
+        ig_auth_header_name=registry.section("ig").get("IG_AUTH_HEADER_NAME", DEFAULT_HANDLES.ig_auth_header_name),
+        required_platform_run_id_env_key=registry.section("ig").get(
+            "REQUIRED_PLATFORM_RUN_ID_ENV_KEY", DEFAULT_HANDLES.required_platform_run_id_env_key),
+    )
+
+
+class LocalParityTarget(ReferenceTarget):
+    name = "local_parity"
+
+    def __init__(self, *, stack_dir: str | Path | None = None, handles: str | Path | None = None,
+                 use_proxies: bool = True, reset_topics: bool = True, clock: Clock | None = None,
+                 traffic_events: int | None = None, **options: Any) -> None:
+        super().__init__(clock=clock, traffic_events=traffic_events, **options)
+        self.stack_dir = Path(stack_dir) if stack_dir is not None else stack_dir_default()
+        self.handles_path = handles
+        self.use_proxies = use_proxies
+        self.reset_topics = reset_topics
+        self.stack: StackState | None = None
+        self.registry: HandlesRegistry | None = None
+        self.toxiproxy: ToxiproxyApi | None = None
+        self.preflight_problems: list[str] = []
+        self._adapters: list[Any] = []
+
+    def _endpoint(self, state: StackState, direct: str, proxied: str) -> str:
+        endpoints = state.endpoints()
+        if self.use_proxies and proxied in endpoints:
+            return endpoints[proxied]
+        return endpoints[direct]
+
+    def start(self, run: RunSpec, evidence: EvidenceSink, recorder: Recorder) -> None:
+        from reference_impl.adapters.kafka_bus import BusUnavailable, KafkaBus
+        from reference_impl.adapters.s3_store import S3ObjectStore
+
+        state = running_stack(self.stack_dir)
+        if state is None:
+            raise TargetUnavailable(f"no running local stack in {self.stack_dir.resolve()}; start it with "
+                                    f"'spine stack up --dir {self.stack_dir}' (or set SPINE_STACK_DIR)")
+        missing = [s for s in ("kafka", "s3") if s not in state.services]
+        if missing:
+            raise TargetUnavailable(f"the local stack in {state.stack_dir} lacks {', '.join(missing)}; "
+                                    "restart it with those services")
+        registry = load_registry(self.handles_path or state.registry_path)
+        # The reference target builds the run's config (per-run API key, image provenance, mutant check).
+        super().start(run, evidence, recorder)
+        assert self.platform is not None and self.faults is not None
+        config = dataclasses.replace(self.platform.config, env="local_parity", handles=platform_handles(registry))
+        direct = state.endpoint("kafka.bootstrap")
+        if self.reset_topics:
+            from pytest_spine.stack.kafka import reset_topics
+
+            reset_topics(direct, {t.name: t.partitions for t in registry.topics.values()},
+                         list(registry.section("consumer_groups").values()))
+        try:
+            bus = KafkaBus(self._endpoint(state, "kafka.bootstrap", "kafka.bootstrap_proxied"),
+                           client_id=f"local-parity-{run.platform_run_id}", timeout_s=10.0, faults=self.faults)
+            store = S3ObjectStore(endpoint_url=self._endpoint(state, "s3.endpoint_url", "s3.endpoint_url_proxied"),
+                                  region=state.endpoints().get("s3.region", "us-east-1"), timeout_s=10.0,
+                                  faults=self.faults, client_kwargs={"aws_access_key_id": LOCAL_ACCESS_KEY,
+                                                                     "aws_secret_access_key": LOCAL_SECRET_KEY})
+            self.preflight_problems = substrate_problems(registry, bus.topics(), store.buckets())
+        except BusUnavailable as error:
+            raise EnvironmentFault(f"local_parity cannot reach Kafka: {error}") from None
+        self._adapters = [bus]
+        self.bus = bus  # type: ignore[assignment]  # the chaos-facing attribute: the real bus here
+        self.store = store  # type: ignore[assignment]
+        self.platform = SpinePlatform(config, bus=bus, store=store, evidence=evidence, recorder=recorder,
+                                      clock=self.clock, faults=self.faults)
+        self.stack = state
+        self.registry = registry
+        if "toxiproxy" in state.services:
+            self.toxiproxy = ToxiproxyApi(state.endpoint("toxiproxy.api_url"))
+            self.toxiproxy.reset()  # no fault from an earlier, interrupted run leaks into this one
+
+    def probe(self, name: str, **params: Any) -> Mapping[str, Any]:
+        if name == "substrate":
+            return self._substrate()
+        return super().probe(name, **params)
+
+    def _substrate(self) -> Mapping[str, Any]:
+        """What P0 checks on the real substrate, read over the direct endpoints (faults do not blind it)."""
+        from reference_impl.adapters.kafka_bus import KafkaBus
+        from reference_impl.adapters.s3_store import S3ObjectStore
+
+        if self.stack is None or self.registry is None:
+            raise ProbeNotSupported(self.name, "substrate", "the target was not started")
+        bus = KafkaBus(self.stack.endpoint("kafka.bootstrap"), client_id="spine-substrate-probe", timeout_s=5.0)
+        try:
+            topics = dict(bus.topics())
+        finally:
+            bus.close()
+        store = S3ObjectStore(endpoint_url=self.stack.endpoint("s3.endpoint_url"), timeout_s=5.0,
+                              client_kwargs={"aws_access_key_id": LOCAL_ACCESS_KEY,
+                                             "aws_secret_access_key": LOCAL_SECRET_KEY})
+        buckets = store.buckets()
+        return {"topics": topics, "buckets": buckets,
+                "problems": substrate_problems(self.registry, topics, buckets),
+                "services_running": {n: s.running() for n, s in self.stack.services.items()}}
+
+    def not_applicable(self) -> Mapping[str, str]:
+        return {**{k: v for k, v in REFERENCE_NOT_APPLICABLE.items() if k not in NOT_APPLICABLE},
+                **NOT_APPLICABLE}
+
+    def describe(self) -> Mapping[str, Any]:
+        facts = dict(super().describe())
+        facts.update({"target": self.name, "in_process": False, "bus": "KafkaBus", "object_store": "S3ObjectStore",
+                      "through_toxiproxy": self.use_proxies and self.toxiproxy is not None,
+                      "preflight_problems": list(self.preflight_problems)})
+        if self.stack is not None:
+            facts["stack"] = {"stack_dir": self.stack.stack_dir, "mode": self.stack.mode,
+                              "endpoints": self.stack.endpoints(), "registry": self.stack.registry_path}
+        return facts
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        try:
+            super().stop()
+        finally:
+            if self.toxiproxy is not None:
+                # Network faults are rolled back even when the test failed; a Toxiproxy already gone has
+                # nothing left to roll back.
+                with contextlib.suppress(EnvironmentFault):
+                    self.toxiproxy.reset()
+            for adapter in self._adapters:
+                adapter.close()
+            self._adapters = []
+
+
+def create_target(**options: Any) -> LocalParityTarget:
+    return LocalParityTarget(**options)
