@@ -26,7 +26,8 @@ class LineageIds:
         self._clock = clock
         self._random = random.Random(seed)
         self._on_regress = on_regress
-        self._last_ms = -1
+        self._last_ms = -1   # timestamp of the last id (may run ahead of the clock after an overflow)
+        self._clock_ms = -1  # highest clock reading seen
         self._seq = 0
         self._v7 = version7  # False only for the mutant lineage_not_v7
         self._regressing = False
@@ -36,15 +37,19 @@ class LineageIds:
         if not self._v7:
             return str(uuid.UUID(int=self._random.getrandbits(128), version=4))
         now_ms = int(self._clock.now() * 1000)
-        if now_ms > self._last_ms:
-            self._last_ms, self._seq = now_ms, 0
-            self._regressing = False
-        else:
-            if now_ms < self._last_ms and not self._regressing:
+        # A regress is the clock going back, not an id running ahead of the clock after a sequence overflow.
+        if now_ms < self._clock_ms:
+            if not self._regressing:
                 self._regressing = True
                 self.regressions += 1
                 if self._on_regress is not None:
-                    self._on_regress(self._last_ms, now_ms)
+                    self._on_regress(self._clock_ms, now_ms)
+        else:
+            self._clock_ms = now_ms
+            self._regressing = False
+        if now_ms > self._last_ms:
+            self._last_ms, self._seq = now_ms, 0
+        else:
             self._seq += 1
             if self._seq > 0xFFF:
                 self._last_ms, self._seq = self._last_ms + 1, 0
