@@ -68,9 +68,10 @@ class HandlesRegistry:
             raise UnknownHandle("consumer_group", key, self.consumer_groups) from None
 
     def known_names(self) -> frozenset[str]:
-        """Every concrete name the registry defines (patterns are matched by their fixed head)."""
+        """Every name the registry defines: topics, buckets, consumer groups and prefix patterns (components
+        record the pattern they expanded, so the pattern itself is the registered name)."""
         names = {t.name for t in self.topics.values()} | set(self.buckets.values())
-        names |= set(self.consumer_groups.values())
+        names |= set(self.consumer_groups.values()) | set(self.prefixes.values())
         return frozenset(names)
 
     def to_json(self) -> dict[str, Any]:

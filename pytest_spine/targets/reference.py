@@ -162,6 +162,7 @@ class ReferenceTarget:
                           self.run.mutant, "traffic_events": cfg.traffic_events, "image_tag": cfg.image_tag,
                           "image_digest": cfg.image_digest, "code_version": cfg.code_version,
                           "api_key_fingerprint": self._key_fingerprint,
+                          "handle_names": sorted(cfg.handles.known_names()),
                           "fault_points": sorted(KNOWN_POINTS)})
         return facts
 
