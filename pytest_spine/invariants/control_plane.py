@@ -45,6 +45,12 @@ CP_IDS: tuple[str, ...] = (
 _T = ("job_id", "from", "to", "cause", "actor", "recovery", "generation", "trace_id")
 
 
+def _at(op: Operation) -> float:
+    """When it happened on the control plane's own clock (``at``), else when it was recorded."""
+    at = op.value.get("at")
+    return float(at) if isinstance(at, int | float) and not isinstance(at, bool) else op.time
+
+
 def _actor_update(op: Operation) -> int | None:
     actor = op.value.get("actor")
     if isinstance(actor, str) and actor.startswith("update:"):
@@ -233,18 +239,18 @@ class ResumeGated:
             self.ttl = float(ttl) if isinstance(ttl, int | float) else None
         elif op.f == "cp_job_created":
             self.state[job] = "REQUESTED"
-            self.created[job] = op.time
+            self.created[job] = _at(op)
         elif op.f == "cp_transition":
             src, dst = v.get("from"), v.get("to")
             if dst == "APPROVED":
-                self.approved[job] = self.created.get(job, op.time) if src == "REQUESTED" else op.time
+                self.approved[job] = self.created.get(job, _at(op)) if src == "REQUESTED" else _at(op)
             elif (dst == "QUEUED" and v.get("cause") == "command") or (dst == "RUNNING" and src != "QUEUED"):
                 self.dispatches += 1
                 if src != "APPROVED" or job not in self.approved:
                     self.out.violation(f"job {job} was dispatched from {src} (needs APPROVED with an approval "
                                        "of this generation): /resume ignored its gates", op)
-                elif self.ttl is not None and op.time - self.approved[job] > self.ttl:
-                    self.out.violation(f"job {job} was dispatched {op.time - self.approved[job]:g}s after its "
+                elif self.ttl is not None and _at(op) - self.approved[job] > self.ttl:
+                    self.out.violation(f"job {job} was dispatched {_at(op) - self.approved[job]:g}s after its "
                                        f"request, past the {self.ttl:g}s TTL gate", op)
             if dst in TERMINAL or dst == "REQUESTED":
                 self.approved.pop(job, None)
@@ -413,7 +419,7 @@ class LeaseRecovery:
             self.out.violation("the history has no final cp_snapshot: whether interrupted jobs were reclaimed "
                                "cannot be shown (missing evidence is a FAIL)")
             return self.out.verdict("")
-        now = float(self.snapshot.value.get("now", self.snapshot.time))
+        now = float(self.snapshot.value.get("now", _at(self.snapshot)))
         rows = {str(r.get("job_id")): r for r in self.snapshot.value.get("jobs") or [] if isinstance(r, Mapping)}
         for job, start in sorted(self.open.items()):
             row = rows.get(job)
@@ -449,7 +455,7 @@ class SingleOwner:
         held = self.owners.owner.get(job)
         if op.f == "cp_lease":
             self.claims += 1
-            now = v.get("now", op.time)
+            now = v.get("now", _at(op))
             if held is not None and held[0] != v.get("worker") and isinstance(now, int | float) and now < held[1]:
                 self.out.violation(f"job {job} was claimed by {v.get('worker')} at {now} while {held[0]}'s lease "
                                    f"ran until {held[1]}: two owners", held[2], op)
@@ -524,7 +530,7 @@ class RetryBudget:
         self.budget: int | None = None
         self.max_delay: float | None = None
         self.claims: dict[tuple[str, Any], int] = defaultdict(int)
-        self.failed_at: dict[str, Brief] = {}
+        self.failed_at: dict[str, tuple[float, Brief]] = {}
         self.delays: dict[Any, list[float]] = defaultdict(list)
         self.retries = 0
 
@@ -560,12 +566,12 @@ class RetryBudget:
             else:
                 self.delays[v.get("attempt")].append(float(delay))
         elif op.f == "heavy_end" and op.type == "fail":
-            self.failed_at[job] = brief(op, "job_id", "attempt", "error")
+            self.failed_at[job] = (_at(op), brief(op, "job_id", "attempt", "error", "at"))
         elif op.f == "heavy_start":
             failed = self.failed_at.pop(job, None)
-            if failed is not None and op.time - failed[1] < MIN_RETRY_GAP_SECONDS:
-                self.out.violation(f"job {job} started again {op.time - failed[1]:g}s after a failed attempt: "
-                                   "a tight retry loop", failed, op)
+            if failed is not None and _at(op) - failed[0] < MIN_RETRY_GAP_SECONDS:
+                self.out.violation(f"job {job} started again {_at(op) - failed[0]:g}s after a failed attempt: "
+                                   "a tight retry loop", failed[1], op)
 
     def finish(self) -> Verdict:
         for attempt, delays in sorted(self.delays.items(), key=lambda item: str(item[0])):

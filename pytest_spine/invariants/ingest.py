@@ -225,9 +225,11 @@ class NoPublishAmbiguity:
             return
         key = _key(value)
         if op.f == "publish":
-            if op.type == "ok":
+            # An acknowledgement carries the offset the broker gave; an "ok" without one is a guess.
+            acknowledged = op.type == "ok" and isinstance(value.get("offset"), int)
+            if acknowledged:
                 self.published.add(key)
-            elif op.type == "info":
+            elif op.type in ("info", "ok"):
                 self.unknown_publishes += 1
                 self.ambiguous[key] = brief(op, "topic", "platform_run_id", "event_class", "event_id")
             return

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pytest_spine.history import Operation
+from pytest_spine.invariants.registry import CheckContext, counterexample, invariant
+from pytest_spine.verdicts import Status, Verdict
 
 SIG_FAILURE_REASONS = frozenset({"unsigned", "bad_signature", "truncated_signature", "bad_signature_encoding",
                                  "bad_key_length", "unknown_author"})
@@ -114,3 +116,149 @@ def first_sig_failure(ops: Iterable[Operation], node: str) -> Operation | None:
         if op.type == "fail" and op.value.get("node") == node and op.value.get("reason") in SIG_FAILURE_REASONS:
             return op
     return None
+
+
+# -- registered history checkers (kind "security"): what can be judged from a history alone -------------------
+# Scenarios list these ids; ``spine check`` runs them offline. The drill-based SEC-* gates
+# (pytest_spine/gates/security.py) add what a history cannot show (exact bucket counts, memory bound, scans).
+
+_READS = ("control_admit", "event")
+QUARANTINE_REACTION_MAX_S = 60.0
+
+
+def _verdict(check_id: str, ok: bool, reason: str, *bad: Operation) -> Verdict:
+    return Verdict(check_id, "security", Status.PASS if ok else Status.FAIL, reason,
+                   counterexample=counterexample(*bad))
+
+
+def _no_decisions(check_id: str) -> Verdict:
+    return Verdict(check_id, "security", Status.NOT_APPLICABLE,
+                   "the history holds no control_admit decisions of a security layer")
+
+
+@invariant("SEC-UNSIGNED-REJECTED", kind="security", reads=_READS, title="No unsigned control message admitted")
+def check_unsigned(ops: Iterable[Operation], ctx: CheckContext) -> Verdict:
+    ops = list(ops)
+    if not decisions(ops):
+        return _no_decisions("SEC-UNSIGNED-REJECTED")
+    leaked = unsigned_admitted(ops)
+    return _verdict("SEC-UNSIGNED-REJECTED", not leaked,
+                    f"{len(leaked)} unsigned control message(s) admitted" if leaked else "0 unsigned admitted",
+                    *leaked)
+
+
+@invariant("SEC-SIG-TAMPER", kind="security", reads=_READS, title="Every signature failure is counted by an event")
+def check_sig_events(ops: Iterable[Operation], ctx: CheckContext) -> Verdict:
+    ops = list(ops)
+    if not decisions(ops):
+        return _no_decisions("SEC-SIG-TAMPER")
+    dropped, emitted = event_count_mismatch(ops, SIG_FAILURE_REASONS, "security.sig_fail")
+    return _verdict("SEC-SIG-TAMPER", dropped == emitted,
+                    f"{dropped} signature failures, {emitted} security.sig_fail events")
+
+
+@invariant("SEC-REPLAY-REJECT", kind="security", reads=_READS, title=">= 99.9 % of replays rejected")
+def check_replays(ops: Iterable[Operation], ctx: CheckContext) -> Verdict:
+    ops = list(ops)
+    tally = replay_tally(ops)
+    if tally.ratio is None:
+        return Verdict("SEC-REPLAY-REJECT", "security", Status.NOT_APPLICABLE,
+                       "no replay was attempted in this history (no admitted (author, nonce) came again)")
+    dropped, emitted = event_count_mismatch(ops, REPLAY_REASONS, "security.replay_drop")
+    ok = tally.ratio >= 0.999 and dropped == emitted
+    return _verdict("SEC-REPLAY-REJECT", ok, f"{tally.rejected}/{tally.attempts} replays rejected "
+                    f"({tally.ratio:.4%}); {dropped} replay drops, {emitted} replay_drop events", *tally.admitted)
+
+
+@invariant("SEC-NONCE-HWM", kind="security", reads=_READS, title="No (author, nonce) admitted twice")
+def check_nonce_reuse(ops: Iterable[Operation], ctx: CheckContext) -> Verdict:
+    made = decisions(ops)
+    if not made:
+        return _no_decisions("SEC-NONCE-HWM")
+    seen: dict[tuple[str, int], Operation] = {}
+    twice: list[Operation] = []
+    for op in made:
+        author, nonce = op.value.get("author"), op.value.get("nonce")
+        if op.type != "ok" or author is None or nonce is None or op.value.get("reason") == "insecure_mode":
+            continue
+        key = (str(author), int(nonce))
+        if key in seen:
+            twice.extend((seen[key], op))
+        seen.setdefault(key, op)
+    return _verdict("SEC-NONCE-HWM", not twice, f"{len(twice) // 2} nonce(s) admitted twice" if twice
+                    else f"{len(seen)} admitted nonces, none twice", *twice)
+
+
+@invariant("SEC-RATE-LIMIT", kind="security", reads=_READS, title="Every rate drop emits flow.rate.drop")
+def check_rate_events(ops: Iterable[Operation], ctx: CheckContext) -> Verdict:
+    ops = list(ops)
+    if not decisions(ops):
+        return _no_decisions("SEC-RATE-LIMIT")
+    dropped, emitted = event_count_mismatch(ops, frozenset({"rate_limited"}), "flow.rate.drop")
+    return _verdict("SEC-RATE-LIMIT", dropped == emitted, f"{dropped} rate drops, {emitted} flow.rate.drop events")
+
+
+@invariant("SEC-PAYLOAD-CAP", kind="security", reads=_READS, title="Every rejection has a reason and a diagnostic")
+def check_diagnostics(ops: Iterable[Operation], ctx: CheckContext) -> Verdict:
+    made = decisions(ops)
+    if not made:
+        return _no_decisions("SEC-PAYLOAD-CAP")
+    bad = [op for op in made if op.type == "fail" and (op.value.get("reason") in (None, "", "internal_error")
+                                                       or not op.value.get("detail"))]
+    return _verdict("SEC-PAYLOAD-CAP", not bad, f"{len(bad)} rejection(s) crashed or lack a diagnostic" if bad
+                    else f"{len(made)} decisions, every rejection with a reason and a diagnostic", *bad)
+
+
+@invariant("SEC-QUARANTINE-REACTION", kind="security", reads=_READS,
+           title="More than 3 sig failures/s on a node lead to a quarantine within 60 s")
+def check_quarantine(ops: Iterable[Operation], ctx: CheckContext) -> Verdict:
+    ops = list(ops)
+    threshold = int(ctx.options.get("quarantine_threshold", 3))
+    window = float(ctx.options.get("quarantine_window_s", 1.0))
+    failures: dict[str, list[Operation]] = {}
+    for op in decisions(ops):
+        if op.type == "fail" and op.value.get("reason") in SIG_FAILURE_REASONS:
+            failures.setdefault(str(op.value.get("node")), []).append(op)
+    late: list[Operation] = []
+    patterns = 0
+    for node, fails in failures.items():
+        start = next((fails[i] for i in range(len(fails) - threshold)
+                      if fails[i + threshold].time - fails[i].time < window), None)
+        if start is None:
+            continue
+        patterns += 1
+        entered = [op for op in quarantine_changes(ops, node)
+                   if op.value["payload"].get("state") == "quarantined" and op.time >= start.time]
+        if not entered or entered[0].time - start.time >= QUARANTINE_REACTION_MAX_S:
+            late.append(start)
+    if patterns == 0:
+        return Verdict("SEC-QUARANTINE-REACTION", "security", Status.NOT_APPLICABLE,
+                       f"no node had more than {threshold} signature failures within {window} s")
+    return _verdict("SEC-QUARANTINE-REACTION", not late, f"{len(late)} of {patterns} malicious pattern(s) not "
+                    f"quarantined within {QUARANTINE_REACTION_MAX_S:.0f} s" if late
+                    else f"{patterns} malicious pattern(s), each quarantined within "
+                         f"{QUARANTINE_REACTION_MAX_S:.0f} s", *late)
+
+
+@invariant("SEC-INSECURE-FLAG", kind="security", reads=_READS, title="Insecure admissions follow the loud event")
+def check_insecure_loud(ops: Iterable[Operation], ctx: CheckContext) -> Verdict:
+    ops = list(ops)
+    insecure = [op for op in decisions(ops) if op.value.get("reason") == "insecure_mode"]
+    if not insecure:
+        return Verdict("SEC-INSECURE-FLAG", "security", Status.NOT_APPLICABLE,
+                       "no admission in insecure mode in this history")
+    announced = events(ops, "security.insecure_mode")
+    silent = [op for op in insecure if not any(e.index < op.index for e in announced)]
+    return _verdict("SEC-INSECURE-FLAG", not silent, f"{len(silent)} insecure admission(s) before any "
+                    "security.insecure_mode event" if silent else
+                    f"{len(insecure)} insecure admissions, announced by {len(announced)} event(s)", *silent[:1])
+
+
+@invariant("SEC-LINEAGE-UUIDV7", kind="security", reads=_READS, title="Every security event carries UUIDv7 lineage")
+def check_lineage(ops: Iterable[Operation], ctx: CheckContext) -> Verdict:
+    ops = [op for op in ops if op.f == "control_admit" or op.process == "security"]
+    if not ops:
+        return _no_decisions("SEC-LINEAGE-UUIDV7")
+    bad = lineage_violations(ops)
+    return _verdict("SEC-LINEAGE-UUIDV7", not bad, f"{len(bad)} operation(s) without a valid UUIDv7 lineage id"
+                    if bad else f"{len(ops)} security operations, all with UUIDv7 lineage", *bad)

@@ -68,12 +68,20 @@ class ReadyBeforeStream:
 
 @invariant("INV-COMMIT-AFTER-WRITE", reads=("consume", "state_write", "offset_commit"))
 class CommitAfterWrite:
-    """A consumer commits offset N only after the durable writes of every record below N it consumed."""
+    """A consumer commits offset N only after the durable writes of every record below N.
+
+    Per (group, topic, partition), every offset from the previous commit up to N must have an ``ok``
+    ``state_write`` before the commit: a record committed before it was consumed, or consumed and not
+    yet written, is "ack before write". A seek back (redelivery) only re-checks what it re-commits.
+    """
 
     def __init__(self, ctx: CheckContext) -> None:
         self.out = Tally("INV-COMMIT-AFTER-WRITE")
-        # (group, topic, partition) -> offset -> the consume whose write has not happened yet
-        self.unwritten: dict[tuple[Any, Any, Any], dict[int, Brief]] = {}
+        # (group, topic, partition) -> committed base, offsets durably written at or above it, and the
+        # consumes not yet written (for the counterexample)
+        self.base: dict[tuple[Any, Any, Any], int] = {}
+        self.durable: dict[tuple[Any, Any, Any], set[int]] = {}
+        self.consumed: dict[tuple[Any, Any, Any], dict[int, Brief]] = {}
         self.commits = 0
 
     def observe(self, op: Operation) -> None:
@@ -86,29 +94,36 @@ class CommitAfterWrite:
         if not isinstance(offset, int):
             return
         if op.f == "consume":
-            self.unwritten.setdefault(where, {})[offset] = brief(op, "group", "topic", "partition", "offset",
-                                                                "event_id")
-        elif op.f == "state_write":
-            pending = self.unwritten.get(where)
-            if pending is not None:
-                pending.pop(offset, None)
-        else:
-            self.commits += 1
-            pending = self.unwritten.get(where)
-            if not pending:
-                return
-            early = [memo for at, memo in pending.items() if at < offset]
-            if early:
-                early.sort()
-                self.out.violation(
-                    f"group {where[0]!r} committed {where[1]}[{where[2]}] offset {offset} at operation "
-                    f"{op.index} before the durable write of offset {dict(early[0][5]).get('offset')} "
-                    f"({len(early)} records unwritten): ack before write", early[0], op)
-                for memo in early:  # reported once; a later commit is judged on its own records
-                    del pending[dict(memo[5])["offset"]]
+            self.consumed.setdefault(where, {})[offset] = brief(op, "group", "topic", "partition", "offset",
+                                                               "event_id")
+            if where not in self.base or offset < self.base[where]:
+                self.base[where] = min(offset, self.base.get(where, offset))
+            return
+        if op.f == "state_write":
+            self.durable.setdefault(where, set()).add(offset)
+            self.consumed.get(where, {}).pop(offset, None)
+            if where not in self.base:
+                self.base[where] = offset
+            return
+        self.commits += 1
+        base = self.base.get(where, offset - 1)
+        durable = self.durable.get(where, set())
+        missing = next((at for at in range(base, offset) if at not in durable), None)
+        if missing is not None:
+            consume = self.consumed.get(where, {}).get(missing)
+            state = "consumed but not yet written" if consume is not None else "not even consumed yet"
+            self.out.violation(
+                f"group {where[0]!r} committed {where[1]}[{where[2]}] offset {offset} at operation {op.index} "
+                f"while the record at offset {missing} was {state}: ack before write", consume, op)
+        if offset > base:
+            self.base[where] = offset
+            self.durable[where] = {at for at in durable if at >= offset}
+            pending = self.consumed.get(where)
+            if pending:
+                self.consumed[where] = {at: memo for at, memo in pending.items() if at >= offset}
 
     def finish(self) -> Verdict:
-        unwritten = sum(len(p) for p in self.unwritten.values())
+        unwritten = sum(len(p) for p in self.consumed.values())
         return self.out.verdict(
             f"{self.commits} offset commits, none ahead of its durable writes",
             offset_commits=self.commits, consumed_not_yet_written=unwritten)

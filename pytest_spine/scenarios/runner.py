@@ -180,7 +180,8 @@ def run_scenario(scenario: Scenario, seed: int, driver: ChaosDriver, *, scale: f
     failing = [p for p in parts if p.status.is_failure] + ([before] if before.status.is_failure else [])
     status = merge([p.status for p in parts] + [before.status])
     if failing:
-        first = failing[0]
+        # Lead with a failure that carries the operations showing it (an invariant's counterexample).
+        first = next((p for p in failing if p.counterexample), failing[0])
         reason = f"{len(failing)} of {len(parts) + 1} checks failed; first: {first.check_id}: {first.reason}"
         counterexample = first.counterexample
     else:

@@ -101,3 +101,8 @@ def workloads() -> Mapping[str, WorkloadSpec]:
     from pytest_spine.scenarios import generators  # noqa: F401  (registers the built-in generators)
 
     return dict(_WORKLOADS)
+
+
+def unregister_workload(name: str) -> None:
+    """Remove a generator (tests that define throw-away workloads clean up with this)."""
+    _WORKLOADS.pop(name, None)

@@ -157,3 +157,14 @@ def test_run_scope_foreign_admit_only_when_enforced(h: History, check: Any, inge
     verdict = check("INV-RUN-SCOPE", h, enforced)
     assert verdict.status is Status.FAIL
     assert "'r2'" in verdict.reason
+
+
+def test_no_publish_ambiguity_treats_ok_without_offset_as_unacknowledged(h: History, check: Any) -> None:
+    key = {"platform_run_id": "r1", "event_class": "tx", "event_id": "e1"}
+    h.append("client-1", "invoke", "ingest", payload_hash="p", **key)
+    h.append("ig", "invoke", "publish", topic="events", **key)
+    h.append("ig", "ok", "publish", topic="events", partition=None, offset=None, **key)
+    h.append("client-1", "ok", "ingest", outcome="ADMIT", **key)
+    verdict = check("INV-NO-PUBLISH-AMBIGUITY", h)
+    assert verdict.status is Status.FAIL
+    assert "timed out with an unknown outcome" in verdict.reason

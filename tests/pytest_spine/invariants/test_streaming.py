@@ -58,7 +58,7 @@ def test_commit_after_write_fails_on_ack_before_write(h: History, check: Any) ->
     h.append("rtdl", "ok", "state_write", group="rtdl", topic="events", partition=0, offset=1, key="e1")
     verdict = check("INV-COMMIT-AFTER-WRITE", h)
     assert verdict.status is Status.FAIL
-    assert "before the durable write of offset 1" in verdict.reason
+    assert "the record at offset 1 was consumed but not yet written" in verdict.reason
     assert [op["f"] for op in verdict.counterexample] == ["consume", "offset_commit"]
 
 
@@ -91,3 +91,29 @@ def test_explicit_degrade_fails_without_reason_or_never(h: History, check: Any) 
     h.append("rtdl", "ok", "join", event_id="e2", context="missing", missing=["profile"])
     verdict = check("INV-EXPLICIT-DEGRADE", h)
     assert verdict.status is Status.FAIL
+
+
+def test_commit_after_write_fails_on_commit_before_consume(h: History, check: Any) -> None:
+    where = {"group": "rtdl", "topic": "events", "partition": 0}
+    h.append("rtdl", "ok", "offset_commit", offset=1, **where)  # ack_before_write: committed first
+    h.append("rtdl", "ok", "consume", offset=0, event_id="e0", **where)
+    h.append("rtdl", "ok", "state_write", offset=0, key="e0", **where)
+    verdict = check("INV-COMMIT-AFTER-WRITE", h)
+    assert verdict.status is Status.FAIL
+    assert "not even consumed yet" in verdict.reason
+
+
+def test_commit_after_write_allows_redelivery_and_restart(h: History, check: Any) -> None:
+    where = {"group": "lane", "topic": "rtdl", "partition": 0}
+    for offset in range(4):
+        _consume_at(h, where, offset)
+    h.append("lane", "ok", "offset_commit", offset=4, **where)
+    for offset in range(2, 4):  # seek back two, process again, commit again
+        _consume_at(h, where, offset)
+    h.append("lane", "ok", "offset_commit", offset=4, **where)
+    assert check("INV-COMMIT-AFTER-WRITE", h).status is Status.PASS
+
+
+def _consume_at(h: History, where: dict[str, Any], offset: int) -> None:
+    h.append("lane", "ok", "consume", offset=offset, event_id=f"e{offset}", **where)
+    h.append("lane", "ok", "state_write", offset=offset, key=f"e{offset}", **where)
