@@ -60,7 +60,7 @@ class AdmissionStore:
 
 @dataclass(slots=True)
 class IngestStats:
-    attempts: int = 0
+    attempts: int = 0  # requests answered with an outcome (the ones a receipt must exist for)
     by_outcome: Counter[str] = field(default_factory=Counter)
     by_class: Counter[str] = field(default_factory=Counter)
     published: int = 0
@@ -88,6 +88,7 @@ class IngestGate:
                                                 platform_run_id=required_platform_run_id or "unscoped")
         self.local_files = runtime.mutated("local_file_persistence")
         self._ack_lost_once = runtime.mutated("publish_ack_lost")
+        self._quarantined = 0
 
     # ------------------------------------------------------------------ boundary
     def send(self, headers: Mapping[str, str], envelope: Mapping[str, Any]) -> IngestResponse:
@@ -128,11 +129,13 @@ class IngestGate:
         return (envelope["platform_run_id"], envelope["event_class"], envelope["event_id"])
 
     def _admit(self, envelope: Mapping[str, Any]) -> IngestResponse:
-        self.stats.attempts += 1
         problems = self._problems(envelope)
         if problems:
             env = envelope if isinstance(envelope, Mapping) else {}
-            key = self._quarantine(env, "invalid_envelope", "; ".join(problems))
+            try:
+                key = self._quarantine(env, "invalid_envelope", "; ".join(problems))
+            except Exception as error:  # no payload kept, no receipt: the sender retries
+                return IngestResponse(503, error=f"quarantine store unavailable: {error}")
             return self._receipt(env, "QUARANTINE", payload_hash(env) if env else "", 200, payload_key=key,
                                  reason="; ".join(problems))
         phash = payload_hash(envelope)
@@ -148,8 +151,11 @@ class IngestGate:
                 return self._receipt(envelope, "DUPLICATE", phash, 200,
                                      skip_log=self.rt.mutated("receipts_unbalanced"))
             if not self.rt.mutated("payload_overwrite"):
-                key = self._quarantine(envelope, "payload_mismatch", f"payload hash {phash} differs from the "
-                                       f"admitted {seen.payload_hash}")
+                try:
+                    key = self._quarantine(envelope, "payload_mismatch", f"payload hash {phash} differs from "
+                                           f"the admitted {seen.payload_hash}")
+                except Exception as error:
+                    return IngestResponse(503, error=f"quarantine store unavailable: {error}")
                 return self._receipt(envelope, "ANOMALY", phash, 200, payload_key=key, reason="payload_mismatch")
         return self._publish(envelope, phash, dkey)
 
@@ -207,7 +213,8 @@ class IngestGate:
         if self.rt.mutated("quarantine_drops_payload"):
             return None
         ident = envelope.get("event_id") if isinstance(envelope.get("event_id"), str) else "no-id"
-        key = f"{self.quarantine_prefix}{reason}/{ident}-{self.stats.attempts:06d}.json"
+        self._quarantined += 1
+        key = f"{self.quarantine_prefix}{reason}/{ident}-{self._quarantined:06d}.json"
         body = canonical_json({"reason": reason, "detail": detail, "envelope": envelope,
                                "quarantined_at_utc": self.rt.now_iso()}).encode()
         self.write_quarantine(key, body)
@@ -224,6 +231,7 @@ class IngestGate:
         run_id = envelope.get("platform_run_id") if isinstance(envelope.get("platform_run_id"), str) else None
         event_class = envelope.get("event_class") if isinstance(envelope.get("event_class"), str) else None
         event_id = envelope.get("event_id") if isinstance(envelope.get("event_id"), str) else None
+        self.stats.attempts += 1
         self.stats.by_class[str(event_class)] += 1
         if outcome in ("QUARANTINE", "ANOMALY") and len(self.stats.quarantine_items) < 1000:
             self.stats.quarantine_items.append({"event_id": event_id, "event_class": event_class,

@@ -524,11 +524,16 @@ class SpinePlatform:
         wsp = self._need(self.wsp, "WSP")
         by_outcome = {o: ig.stats.by_outcome.get(o, 0) for o in OUTCOMES}
         consumed = sum(rtdl.stats.consumed_by_topic[t] for t in self.ingest_topics())
+        # What actually landed on the ingest topics: acknowledged publishes, plus any append whose
+        # acknowledgement was lost (a resolved PUBLISH_AMBIGUOUS lands twice; consumers are idempotent).
+        landed = sum(r["end_offset"] - r["start_offset"] for t in self.ingest_topics() for r in self.offsets_of(t))
         traffic_published = ig.stats.published_by_class.get("traffic_fraud", 0)
         balanced = (sum(by_outcome.values()) == ig.stats.attempts and by_outcome["ADMIT"] == ig.stats.published
-                    and consumed == ig.stats.published and lane.stats.decisions == traffic_published)
+                    and ig.stats.published <= landed <= ig.stats.published + by_outcome["PUBLISH_AMBIGUOUS"]
+                    and consumed == landed and lane.stats.decisions == traffic_published)
         return {"intended": wsp.totals.intended, "attempted": ig.stats.attempts, "by_outcome": by_outcome,
-                "admitted": by_outcome["ADMIT"], "published": ig.stats.published, "consumed": consumed,
+                "admitted": by_outcome["ADMIT"], "published": ig.stats.published, "landed": landed,
+                "consumed": consumed,
                 "decisions": lane.stats.decisions, "balanced": balanced}
 
     def conformance(self) -> dict[str, bool]:

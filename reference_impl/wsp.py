@@ -165,8 +165,14 @@ class WorldStreamProducer:
             if resp is not None and 200 <= resp.status_code < 300:
                 self.rt.record(self.process, "ok", "ingest", **ident, outcome=resp.outcome,
                                receipt_seq=resp.receipt_seq)
-                self.totals.succeeded += 1
                 self.totals.outcomes[str(resp.outcome)] += 1
+                if resp.outcome == "PUBLISH_AMBIGUOUS":
+                    # Neither published nor failed: send the same event again so IG can resolve it.
+                    if attempt + 1 < self.max_attempts:
+                        self.totals.retries += 1
+                        self.rt.sleep(self.backoff_s * (2 ** attempt))
+                    continue
+                self.totals.succeeded += 1
                 return resp
             if resp is not None and 400 <= resp.status_code < 500:
                 self.rt.record(self.process, "fail", "ingest", **ident, status_code=resp.status_code,

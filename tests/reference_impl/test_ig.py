@@ -171,3 +171,22 @@ def test_receipts_record_the_history_vocabulary() -> None:
     assert ops == [("ig", "invoke", "publish"), ("ig", "ok", "publish"), ("ig", "ok", "receipt_append")]
     receipt = next(op.value for op in history if op.f == "receipt_append")
     assert receipt["payload_hash"] == payload_hash(envelope()) and receipt["seq"] == 1
+
+
+def test_a_bus_failure_is_a_retryable_503_without_a_receipt_and_the_retry_admits() -> None:
+    ig = gate()
+    ig.rt.faults.arm("bus.produce.before_append", ConnectionError("broker down"))
+    failed = ig.send(HEADERS, envelope())
+    assert (failed.status_code, failed.outcome, len(ig.receipts)) == (503, None, 0)
+    assert ig.send(HEADERS, envelope()).outcome == "ADMIT"
+    assert (ig.stats.attempts, len(ig.receipts)) == (1, 1)
+
+
+def test_a_quarantine_store_failure_is_a_retryable_503_and_keeps_nothing_half_written() -> None:
+    ig = gate()
+    broken = envelope()
+    broken.pop("ts_utc")
+    ig.rt.faults.arm("store.put.before", OSError("s3 503"))
+    assert ig.send(HEADERS, broken).status_code == 503
+    assert (ig.stats.attempts, len(ig.receipts)) == (0, 0)
+    assert ig.send(HEADERS, broken).outcome == "QUARANTINE"

@@ -119,3 +119,20 @@ def test_nonretryable_stops_the_stream_and_the_skipping_mutant_does_not() -> Non
     bad, _, _ = platform("nonretryable_skipped")
     bad.run_until("P6")
     assert bad.drill("nonretryable_stop")["stopped"] is False
+
+
+def test_publish_ambiguity_is_resent_and_resolved_and_the_run_still_reconciles() -> None:
+    p, history, _ = platform()
+    p.run_until("P5")
+    from reference_impl.ports import PublishTimeout
+
+    p.faults.arm("bus.produce.after_append", PublishTimeout("ack lost"), times=1,
+                 when=lambda ctx: ctx["topic"] == "fp.bus.traffic.fraud.v1")
+    assert p.run_phase("P6").completed
+    assert p.wsp is not None and p.wsp.totals.retries == 1 and p.wsp.totals.failed == 0
+    summary = p.receipt_summary()
+    assert summary["counts_by_outcome"]["PUBLISH_AMBIGUOUS"] == 1 and summary["publish_ambiguous_unresolved"] == 0
+    assert [op.type for op in history if op.f == "publish" and op.type != "invoke"].count("info") == 1
+    p.run_until("P11")
+    recon = p.reconciliation()
+    assert recon["balanced"] is True and recon["landed"] == recon["published"] + 1
