@@ -77,7 +77,7 @@ class ReferenceDriver:
         from reference_impl.faultpoints import FaultPoints
         from reference_impl.memory_bus import InMemoryBus
         from reference_impl.memory_store import InMemoryObjectStore
-        from reference_impl.mutants import resolve
+        from reference_impl.mutants import MUTANTS, resolve
         from reference_impl.platform import SpinePlatform
         from reference_impl.runtime import PlatformConfig
 
@@ -85,8 +85,10 @@ class ReferenceDriver:
         history = history if history is not None else History(clock)
         faults = FaultPoints()
         evidence = MemoryEvidence()
+        # Mutants of other families (control plane, security) leave the spine platform intact.
+        spine_mutant = mutant if mutant in MUTANTS else None
         config = PlatformConfig(platform_run_id=platform_run_id, seed=seed,
-                                mutations=resolve(frozenset({mutant}) if mutant else frozenset()),
+                                mutations=resolve(frozenset({spine_mutant}) if spine_mutant else frozenset()),
                                 api_key=f"scenario-key-{derive_id('ig', platform_run_id, length=12)}")
         platform = SpinePlatform(config, bus=InMemoryBus(faults), store=InMemoryObjectStore(faults),
                                  evidence=evidence, recorder=history, clock=clock, faults=faults)
