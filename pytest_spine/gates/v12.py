@@ -62,6 +62,11 @@ class GateRow:
                 "status": self.status.value, "reason": self.reason}
 
 
+def _at(op: Operation) -> float:
+    at = op.value.get("at")
+    return float(at) if isinstance(at, int | float) and not isinstance(at, bool) else op.time
+
+
 def _incidents(ops: Sequence[Operation]) -> tuple[list[float], list[str]]:
     """Recovery times (seconds) of every injected incident, and the incidents that never recovered."""
     times: list[float] = []
@@ -75,7 +80,7 @@ def _incidents(ops: Sequence[Operation]) -> tuple[list[float], list[str]]:
             continue
         for later in ops[position + 1:]:
             if recovered(later):
-                times.append(later.time - op.time)
+                times.append(_at(later) - _at(op))
                 break
         else:
             open_incidents.append(f"{name} at operation {op.index}")
@@ -93,7 +98,7 @@ def measure(histories: Mapping[str, Sequence[Operation]]) -> dict[str, Any]:
     window = 0.0
     for name, ops in histories.items():
         if ops:
-            window += ops[-1].time - ops[0].time
+            window += _at(ops[-1]) - _at(ops[0])
         successes: dict[str, int] = defaultdict(int)
         in_burst = False
         transitions: dict[str, list[str]] = defaultdict(list)

@@ -90,7 +90,8 @@ class ControlPlane:
     # -- recording ---------------------------------------------------------------------------------
 
     def _rec(self, process: str, type: str, f: str, **value: Any) -> None:
-        self.recorder.record(process, type, f, **value)
+        # ``at`` is the control plane's own (injected) time: a recorder on another clock keeps it honest.
+        self.recorder.record(process, type, f, at=self.clock.now(), **value)
 
     def _log(self, event: str, *, level: str = "info", trace_id: str | None = None, **fields: Any) -> None:
         record = {"ts": self.clock.now(), "level": level, "event": event, "trace_id": trace_id, **fields}

@@ -63,15 +63,15 @@ class Poller:
         """One long poll; returns the number of updates handled, or -1 after a timeout."""
         if self.gave_up:
             return 0
-        self.recorder.record("poller", "invoke", "cp_poll", offset=self.offset)
+        self.recorder.record("poller", "invoke", "cp_poll", at=self.clock.now(), offset=self.offset)
         try:
             updates = self.source.get_updates(self.offset)
         except PollTimeout as timeout:
             self.clock.sleep(self.poll_timeout)  # the long poll waited this long before giving up
             self.consecutive_timeouts += 1
             delay = self.retry.delay(min(self.consecutive_timeouts, 16), self._rng)
-            self.recorder.record("poller", "info", "cp_poll", offset=self.offset, error=str(timeout),
-                                 consecutive=self.consecutive_timeouts, backoff=delay)
+            self.recorder.record("poller", "info", "cp_poll", at=self.clock.now(), offset=self.offset,
+                                 error=str(timeout), consecutive=self.consecutive_timeouts, backoff=delay)
             self.plane.store.append_log({"ts": self.clock.now(), "level": "warning", "event": "poll_timeout",
                                          "trace_id": None, "offset": self.offset, "backoff": delay,
                                          "consecutive": self.consecutive_timeouts})
@@ -82,7 +82,7 @@ class Poller:
         for update in updates:
             self.plane.handle_update(update)
         new_offset = max((int(u["update_id"]) + 1 for u in updates), default=self.offset)
-        self.recorder.record("poller", "ok", "cp_poll", offset=self.offset, count=len(updates),
+        self.recorder.record("poller", "ok", "cp_poll", at=self.clock.now(), offset=self.offset, count=len(updates),
                              next_offset=self.offset if crash_before_commit else new_offset)
         if not crash_before_commit:
             self.offset = new_offset

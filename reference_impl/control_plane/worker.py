@@ -11,11 +11,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import select
+import signal
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from reference_impl.control_plane.errors import ReportingFailed, StoreUnavailable
 from reference_impl.control_plane.plane import ControlPlane, Executor
@@ -77,6 +82,41 @@ class JsonlRecorder:
         self._handle.write(json.dumps({"process": process, "type": type, "f": f, "value": value},
                                       sort_keys=True, default=str) + "\n")
         self._handle.flush()
+
+
+class _Recorder(Protocol):
+    def record(self, process: str, type: str, f: str, **value: Any) -> None: ...
+
+
+def kill_worker_process(store: Any, worker_id: str, now: float, recorder: _Recorder,
+                        timeout: float = 60.0) -> str | None:
+    """Start a real worker process on the PostgreSQL store, let it claim a job, SIGKILL it mid-execution,
+    and replay its records into ``recorder``. Returns the job it held (None when it found nothing)."""
+    with tempfile.TemporaryDirectory(prefix="cp-worker-") as folder:
+        lines = Path(folder) / "history.jsonl"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reference_impl.control_plane.worker", "--dsn", store.dsn, "--schema",
+             store.schema, "--worker-id", worker_id, "--now", repr(now), "--history", str(lines)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        job_id = None
+        try:
+            assert process.stdout is not None
+            ready, _, _ = select.select([process.stdout], [], [], timeout)
+            first = process.stdout.readline().strip() if ready else ""
+            if first.startswith("CLAIMED "):
+                job_id = first.split(" ", 1)[1]
+        finally:
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=timeout)
+            for stream in (process.stdout, process.stderr):
+                if stream is not None:
+                    stream.close()
+        if lines.exists():
+            for line in lines.read_text(encoding="utf-8").splitlines():
+                row = json.loads(line)
+                recorder.record(row["process"], row["type"], row["f"], **row["value"])
+        return job_id
 
 
 def main(argv: Sequence[str] | None = None) -> int:

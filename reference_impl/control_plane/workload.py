@@ -68,6 +68,8 @@ class Driver:
     mutant: str | None = None
     workers: int = 2
     fail_rate: float = 0.15
+    # The faults this run may inject (None = all of the workload's faults); a scenario arms them by name.
+    armed: frozenset[str] | None = None
     plane: ControlPlane = field(init=False)
     pool: list[Worker] = field(init=False)
     source: UpdateSource = field(init=False)
@@ -104,11 +106,23 @@ class Driver:
 
     # -- faults ------------------------------------------------------------------------------------
 
+    def active(self, name: str) -> bool:
+        return self.armed is None or name in self.armed
+
+    def crash_a_worker(self, worker: Worker) -> Job | None:
+        """A worker dies between claim and report. On PostgreSQL a real worker process is SIGKILLed."""
+        if self.store.kind == "postgres":
+            from reference_impl.control_plane.worker import kill_worker_process
+
+            job_id = kill_worker_process(self.store, worker.worker_id, self.clock.now(), self.recorder)
+            return self.store.get_job(job_id) if job_id else None
+        return worker.claim_and_crash()
+
     def fault(self, name: str, action: str, subject: str) -> None:
         if action == "inject":
             self._incident += 1
-        self.recorder.record("nemesis", "ok", "fault", name=name, action=action, subject=subject,
-                             incident=self._incident)
+        self.recorder.record("nemesis", "ok", "fault", at=self.clock.now(), name=name, action=action,
+                             subject=subject, incident=self._incident)
 
     def restart(self) -> None:
         """A control-plane restart: a new process over the same durable store."""
@@ -181,11 +195,14 @@ def baseline(d: Driver) -> None:
         d.send(f"/resume {job_id}")
     d.send(f"/resume {jobs[0]}")  # a duplicate resume
     d.replay(d.sent[0])  # a replayed /request update
-    d.pool[0].claim_and_crash()
-    d.fault("worker_crash", "inject", d.pool[0].worker_id)
-    d.restart()
+    if d.active("worker_crash"):
+        d.crash_a_worker(d.pool[0])
+        d.fault("worker_crash", "inject", d.pool[0].worker_id)
+    if d.active("control_plane_restart"):
+        d.restart()
     d.run_workers()
-    d.fault("worker_crash", "rollback", d.pool[0].worker_id)
+    if d.active("worker_crash"):
+        d.fault("worker_crash", "rollback", d.pool[0].worker_id)
     # The doomed job failed its budget: an operator recovers it once (it fails again).
     d.send(f"/resume {jobs[3]}")  # refused: terminal
     d.send(f"/recover {jobs[3]}")
@@ -205,10 +222,12 @@ def poll_timeout_burst(d: Driver) -> None:
     for burst in range(3):
         for task in ("build", "report"):
             d.source.push(d.update(f"/request {task}"))
-        d.source.timeouts_armed = 3 + burst
-        d.fault("poll_timeout_burst", "inject", "poller")
+        if d.active("poll_timeout_burst"):
+            d.source.timeouts_armed = 3 + burst
+            d.fault("poll_timeout_burst", "inject", "poller")
         d.poller.drain()
-        d.fault("poll_timeout_burst", "rollback", "poller")
+        if d.active("poll_timeout_burst"):
+            d.fault("poll_timeout_burst", "rollback", "poller")
         for job in d.store.jobs():
             if job.state is JobState.REQUESTED:
                 d.source.push(d.update(f"/approve {job.job_id}"))
@@ -222,17 +241,21 @@ def duplicate_command_replay(d: Driver) -> None:
     batch is delivered again; replays must not create jobs or executions."""
     for task in ("build", "report", "steady"):
         d.source.push(d.update(f"/request {task}"))
-    d.fault("poller_crash_before_commit", "inject", "poller")
-    d.poller.poll_once(crash_before_commit=True)
+    crash = d.active("poller_crash_before_commit")
+    if crash:
+        d.fault("poller_crash_before_commit", "inject", "poller")
+    d.poller.poll_once(crash_before_commit=crash)
     d.poller.poll_once()  # the restarted poller re-reads the same batch
-    d.fault("poller_crash_before_commit", "rollback", "poller")
+    if crash:
+        d.fault("poller_crash_before_commit", "rollback", "poller")
     for job in d.store.jobs():
         d.source.push(d.update(f"/approve {job.job_id}"))
         d.source.push(d.update(f"/resume {job.job_id}"))
-    d.poller.poll_once(crash_before_commit=True)
+    d.poller.poll_once(crash_before_commit=crash)
     d.poller.poll_once()
-    for update in list(d.sent):
-        d.replay(update)  # and a blunt replay of everything, in order
+    if d.active("update_replay"):
+        for update in list(d.sent):
+            d.replay(update)  # and a blunt replay of everything, in order
     d.run_workers()
 
 
@@ -243,12 +266,15 @@ def restart_during_running(d: Driver) -> None:
     for job_id in jobs:
         d.send(f"/approve {job_id}")
         d.send(f"/resume {job_id}")
-    crashed = d.pool[0].claim_and_crash()
-    d.fault("worker_crash", "inject", crashed.job_id if crashed else "none")
-    d.restart()
-    d.pool = d.pool[1:]  # the dead worker stays dead
+    crashed = d.crash_a_worker(d.pool[0]) if d.active("worker_crash") else None
+    if crashed is not None:
+        d.fault("worker_crash", "inject", crashed.job_id)
+        d.pool = d.pool[1:]  # the dead worker stays dead
+    if d.active("control_plane_restart"):
+        d.restart()
     d.run_workers()
-    d.fault("worker_crash", "rollback", crashed.job_id if crashed else "none")
+    if crashed is not None:
+        d.fault("worker_crash", "rollback", crashed.job_id)
 
 
 def success_then_reporting_failure(d: Driver) -> None:
@@ -258,26 +284,31 @@ def success_then_reporting_failure(d: Driver) -> None:
     for job_id in jobs:
         d.send(f"/approve {job_id}")
         d.send(f"/resume {job_id}")
-    d.plane.fail_next_reports = 2
-    d.fault("report_failure", "inject", jobs[0])
+    if d.active("report_failure"):
+        d.plane.fail_next_reports = 2
+        d.fault("report_failure", "inject", jobs[0])
     d.run_workers()
-    d.fault("report_failure", "rollback", jobs[0])
+    if d.active("report_failure"):
+        d.fault("report_failure", "rollback", jobs[0])
 
 
 def duplicate_resume(d: Driver) -> None:
     """/resume sent again and again (a double tap, a retrying client, a resume while RUNNING)."""
     jobs = [d.request(task) for task in ("steady", "build")]
+    repeats = 3 if d.active("duplicate_resume") else 1
     for job_id in jobs:
         d.send(f"/approve {job_id}")
-        for _ in range(3):
+        for _ in range(repeats):
             d.send(f"/resume {job_id}")
     first = d.plane.claim(d.pool[0].worker_id)
     if first is not None:
-        d.send(f"/resume {first.job_id}")  # while it is RUNNING
+        if d.active("duplicate_resume"):
+            d.send(f"/resume {first.job_id}")  # while it is RUNNING
         d.plane.execute(first, d.pool[0].worker_id, d.executor)
     d.run_workers()
-    for job_id in jobs:
-        d.send(f"/resume {job_id}")  # after it SUCCEEDED
+    if d.active("duplicate_resume"):
+        for job_id in jobs:
+            d.send(f"/resume {job_id}")  # after it SUCCEEDED
 
 
 WORKLOADS: Mapping[str, Callable[[Driver], None]] = {
@@ -290,12 +321,17 @@ WORKLOADS: Mapping[str, Callable[[Driver], None]] = {
 }
 
 
+FAULTS = ("worker_crash", "control_plane_restart", "poll_timeout_burst", "poller_crash_before_commit",
+          "update_replay", "report_failure", "duplicate_resume")
+
+
 def run_workload(name: str, *, store: ControlStore, clock: SleepClock, recorder: Recorder, seed: int,
-                 mutant: str | None = None, workers: int = 2) -> dict[str, Any]:
+                 mutant: str | None = None, workers: int = 2,
+                 armed: frozenset[str] | None = None) -> dict[str, Any]:
     """Run one named workload to quiescence and record the final snapshot and trace samples."""
     if name not in WORKLOADS:
         raise KeyError(f"unknown control-plane workload {name!r}; known: {', '.join(WORKLOADS)}")
-    driver = Driver(store, clock, recorder, seed, mutant=mutant, workers=workers)
+    driver = Driver(store, clock, recorder, seed, mutant=mutant, workers=workers, armed=armed)
     WORKLOADS[name](driver)
     summary = driver.finish()
     summary["workload"] = name

@@ -40,6 +40,27 @@ def new_store(request: pytest.FixtureRequest) -> Iterator[Any]:
         store.close()
 
 
+@pytest.fixture(params=["memory", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.slow])])
+def mutant_store(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Like new_store; the PostgreSQL mutant sweep is slow (a real worker process per crash), so marked so."""
+    made: list[Any] = []
+
+    def make() -> ControlStore:
+        if request.param == "memory":
+            return MemoryStore()
+        from pytest_spine.stack.shared_postgres import shared_postgres_dsn, unique_schema
+        from reference_impl.control_plane.postgres_store import PostgresStore
+
+        store = PostgresStore(shared_postgres_dsn(), schema=unique_schema("mut"))
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        store.drop()
+        store.close()
+
+
 def verdicts_of(make: Any, mutant: str | None, seed: int = 3) -> dict[str, list[tuple[str, Verdict]]]:
     out: dict[str, list[tuple[str, Verdict]]] = {}
     specs = list(iter_specs("control_plane"))
@@ -67,9 +88,9 @@ def test_every_check_passes_on_every_reference_workload(new_store: Any, seed: in
 
 
 @pytest.mark.parametrize("mutant", sorted(m for m, (check, _) in CP_MUTANTS.items() if check in CP_IDS))
-def test_each_mutant_is_killed_by_its_check(new_store: Any, mutant: str) -> None:
+def test_each_mutant_is_killed_by_its_check(mutant_store: Any, mutant: str) -> None:
     target = CP_MUTANTS[mutant][0]
-    found = verdicts_of(new_store, mutant)
+    found = verdicts_of(mutant_store, mutant)
     failing = [(name, v) for name, v in found[target] if v.status is Status.FAIL]
     assert failing, f"{mutant} survived {target}"
     assert failing[0][1].counterexample, "a FAIL carries its counterexample"
