@@ -21,6 +21,7 @@ def test_ids_are_v7_carry_the_millisecond_and_are_monotonic_within_it() -> None:
     assert minted == sorted(minted) and len(set(minted)) == 5000
     assert uuid7_millis(minted[0]) == 1_767_225_600_123
     assert uuid7_millis(minted[-1]) == 1_767_225_600_124  # borrowed the next ms on sequence overflow
+    assert ids.regressions == 0  # running ahead of the clock is not the clock going back
 
 
 def test_clock_regress_keeps_order_and_is_reported_once_per_episode() -> None:
