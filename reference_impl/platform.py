@@ -584,14 +584,14 @@ class SpinePlatform:
             self._written.append(path)
         return True, {"lock": reporter.lock_json()}, None
 
-    def _forget_secrets(self) -> None:
+    def _forget_secrets(self) -> bool:
         # The demo's API key is removed from the secret store; the stopped IG's memory is not a store.
         self.secrets.pop("SSM_IG_API_KEY_PATH", None)
+        return not self.secrets
 
     def _p12(self) -> tuple[bool, dict[str, Any], str | None]:
         sup = self._need(self.supervisor, "operate")
         proof = Teardown(self.rt, sup, self.sr).run(self._forget_secrets)
-        proof["confirmed_absent"]["secrets"] = not self.secrets
         self._put("teardown/teardown_proof.json", proof, "P12")
         ok = proof["destroy_status"] == "COMPLETED"
         facts = {"running_daemons": proof["running_daemons"],

@@ -3,6 +3,7 @@ forget the run's secrets, and check the evidence is still readable; the result i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from reference_impl.daemons import DaemonSupervisor
@@ -18,14 +19,13 @@ class Teardown:
         self.supervisor = supervisor
         self.sr = sr
 
-    def run(self, forget_secrets: Any = None) -> dict[str, Any]:
+    def run(self, forget_secrets: Callable[[], bool] | None = None) -> dict[str, Any]:
+        """``forget_secrets`` removes the demo's secrets and says whether none is left."""
         self.supervisor.stop_all()
         running = self.supervisor.running()
         consumers_absent = all(n == 0 for n in self.supervisor.consumer_groups().values())
         leases_absent = self.sr.release_lease() if self.sr is not None else True
-        secrets_absent = True
-        if callable(forget_secrets):
-            forget_secrets()
+        secrets_absent = forget_secrets() if forget_secrets is not None else True
         evidence_bucket = self.rt.bucket("S3_EVIDENCE_BUCKET", PROCESS)
         evidence_prefix = self.rt.prefix("S3_EVIDENCE_PREFIX_PATTERN", PROCESS)
         if self.rt.mutated("evidence_purged_on_teardown"):
