@@ -27,7 +27,7 @@ def register(sub: Any) -> None:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from pytest_spine.telemetry.events import load_events
+    from pytest_spine.telemetry.events import load_event_streams
     from pytest_spine.telemetry.lint import lint_all, summarize
     from pytest_spine.telemetry.pii import PiiDetector
     from pytest_spine.telemetry.taxonomy import load_taxonomy
@@ -35,21 +35,25 @@ def _lint(args: argparse.Namespace) -> int:
     taxonomy = load_taxonomy(args.taxonomy)
     detector = PiiDetector.from_config(taxonomy.pii)
     detector.self_test()
+    cut: list[dict[str, Any]] = []
     # Read every source before reporting anything: a bad file fails the whole command (exit 2).
-    sources = [(path, load_events(path)) for path in args.files]
+    sources = [stream for path in args.files for stream in load_event_streams(path, cut)]
     results: list[dict[str, Any]] = []
     total = []
-    for path, events in sources:
+    for label, events in sources:
         findings = lint_all(events, taxonomy, detector, args.run_id)
         total.extend(findings)
-        results.append({"path": str(path), "events": len(events), "findings": [f.to_json() for f in findings]})
+        results.append({"path": label, "events": len(events), "findings": [f.to_json() for f in findings]})
     if args.json:
         print(json.dumps({"ok": not total, "taxonomy": taxonomy.source, "files": results,
-                          "counts": dict(summarize(total))}, indent=2))
+                          "counts": dict(summarize(total)), "truncated_histories": cut}, indent=2))
     else:
         for finding in total:
             print(f"FAIL {finding}")
+        for marker in cut:
+            print(f"note: {marker['path']} was cut at the bundle's size bound ({marker['kept']} of "
+                  f"{marker['total']} operations stored): linted the stored part")
         events_seen = sum(r["events"] for r in results)
         state = "clean" if not total else f"{len(total)} findings"
-        print(f"{len(results)} sources, {events_seen} events: {state}")
+        print(f"{len(results)} streams, {events_seen} events: {state}")
     return 0 if not total else 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,21 +85,42 @@ def _taxonomy() -> Taxonomy:
     return load_taxonomy()
 
 
-def _streams(spine: Any) -> tuple[list[tuple[str, list[Event], str | None]], list[str]]:
-    """(label, events, required run id) per stream: the run's History, then every stored history."""
-    run_id = spine.run.platform_run_id
-    streams: list[tuple[str, list[Event], str | None]] = [
-        ("history", events_from_operations(spine.history.operations(), "history"), run_id)]
-    problems: list[str] = []
+@dataclass(frozen=True, slots=True)
+class Streams:
+    """Every event stream of the run: (label, events, the run id each event must carry, or None for one id
+    per stream), the histories that could not be read, and those the bundle truncated at its size bound."""
+
+    streams: tuple[tuple[str, tuple[Event, ...], str | None], ...]
+    unreadable: tuple[str, ...]
+    truncated: tuple[dict[str, Any], ...]
+
+    @property
+    def events(self) -> list[Event]:
+        return [e for _, events, _ in self.streams for e in events]
+
+    @property
+    def labels(self) -> list[str]:
+        return [label for label, _, _ in self.streams]
+
+
+@pytest.fixture(scope="module")
+def run_streams(after_phases: Any) -> Streams:
+    """Read once for the four TEL items: stored scenario histories can hold hundreds of thousands of lines."""
+    spine = after_phases
+    streams: list[tuple[str, tuple[Event, ...], str | None]] = [
+        ("history", tuple(events_from_operations(spine.history.operations(), "history")),
+         spine.run.platform_run_id)]
+    unreadable: list[str] = []
+    truncated: list[dict[str, Any]] = []
     root = Path(spine.bundle.root)
     for relpath in spine.bundle.list():
         if relpath.endswith((".jsonl", ".jsonl.gz")):
             try:
                 # A scenario's own history: one run id per stream, whatever the scenario named it.
-                streams.append((relpath, list(read_event_lines(root / relpath)), None))
+                streams.append((relpath, tuple(read_event_lines(root / relpath, truncated)), None))
             except EventSourceError as bad:
-                problems.append(str(bad))
-    return streams, problems
+                unreadable.append(str(bad))
+    return Streams(tuple(streams), tuple(unreadable), tuple(truncated))
 
 
 def _write(spine: Any, verdict: Verdict, **extra: Any) -> None:
@@ -123,7 +145,7 @@ def _findings_verdict(check_id: str, findings: list[Finding], events: int, what:
 @pytest.mark.spine_telemetry
 @pytest.mark.xdist_group("spine-phases")
 @pytest.mark.parametrize("check_id", list(TELEMETRY_CHECKS))
-def test_telemetry(after_phases: Any, check_id: str) -> None:
+def test_telemetry(after_phases: Any, run_streams: Streams, check_id: str) -> None:
     spine = after_phases
     try:
         taxonomy = _taxonomy()
@@ -132,18 +154,18 @@ def test_telemetry(after_phases: Any, check_id: str) -> None:
     except (TaxonomyError, DetectorError) as bad:
         spine.report(Verdict(check_id, "telemetry", Status.FAIL, f"the taxonomy cannot be used: {bad}"))
         return
-    streams, problems = _streams(spine)
-    all_events = [e for _, events, _ in streams for e in events]
-    sources = [label for label, _, _ in streams]
-    findings: list[Finding] = [Finding(check_id, "unreadable_history", p.split(":")[0], "", p) for p in problems]
+    all_events = run_streams.events
+    sources = run_streams.labels
+    findings: list[Finding] = [Finding(check_id, "unreadable_history", p.split(":")[0], "", p)
+                               for p in run_streams.unreadable]
     coverage: list[FamilyCoverage] = []
     if check_id == TEL_TAXONOMY:
-        for _, events, _ in streams:
+        for _, events, _ in run_streams.streams:
             findings += lint_taxonomy(events, taxonomy)
         verdict = _findings_verdict(check_id, findings, len(all_events),
                                     "every name, category and version follows the taxonomy")
     elif check_id == TEL_CORRELATION:
-        for _, events, required_run in streams:
+        for _, events, required_run in run_streams.streams:
             findings += lint_correlation(events, taxonomy, required_run)
         verdict = _findings_verdict(check_id, findings, len(all_events),
                                     "every event carries the correlation fields its family requires")
@@ -169,8 +191,15 @@ def test_telemetry(after_phases: Any, check_id: str) -> None:
             shown = ", ".join(f"{c.family} ({c.events} events, {len(c.exercised_by)} checks)" for c in required)
             verdict = Verdict(check_id, "telemetry", Status.PASS, f"every required family is emitted and "
                               f"exercised: {shown}", figures=figures)
+    if run_streams.truncated and verdict.status is Status.PASS:
+        cut = ", ".join(f"{t['path'].rsplit('/', 2)[-2]} ({t['kept']} of {t['total']} operations)"
+                        for t in run_streams.truncated)
+        verdict = Verdict(verdict.check_id, verdict.kind, verdict.status,
+                          f"{verdict.reason}; covers the stored part of histories the bundle cut at its size "
+                          f"bound: {cut}", verdict.evidence, verdict.counterexample, verdict.figures)
     spine.add_figures(**{f"{check_id.lower().replace('-', '_')}_findings": len(findings)})
     _write(spine, verdict, sources=sources, events=len(all_events), taxonomy=taxonomy.source,
+           truncated_histories=list(run_streams.truncated),
            findings=[f.to_json() for f in findings[:500]], findings_total=len(findings),
            families=[c.to_json() for c in coverage])
     spine.report(verdict)

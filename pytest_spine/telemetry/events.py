@@ -79,8 +79,12 @@ def _is_operation(data: Mapping[str, Any]) -> bool:
     return "f" in data and "type" in data and "index" in data
 
 
-def read_event_lines(path: Path) -> Iterator[Event]:
-    """JSON lines that are either operations (only ``event`` ones are kept) or bare event objects."""
+def read_event_lines(path: Path, truncation: list[dict[str, Any]] | None = None) -> Iterator[Event]:
+    """JSON lines that are either operations (only ``event`` ones are kept) or bare event objects.
+
+    A history the bundle truncated at its size bound ends in a marker line: an error, unless a
+    ``truncation`` list is given, which then receives the marker (the caller reports the coverage).
+    """
     opener: Any = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8") as handle:
@@ -95,6 +99,9 @@ def read_event_lines(path: Path) -> Iterator[Event]:
                                            "event stream holds one JSON object per line") from None
                 if not isinstance(data, dict):
                     raise EventSourceError(f"{where}: expected a JSON object, given: {type(data).__name__}")
+                if data.get("truncated") is True and truncation is not None:
+                    truncation.append({"path": str(path), "kept": data.get("kept"), "total": data.get("total")})
+                    continue
                 if data.get("truncated") is True:
                     raise EventSourceError(f"{where}: the history was truncated when stored (kept "
                                            f"{data.get('kept')} of {data.get('total')}); lint the full history")
@@ -125,8 +132,13 @@ def is_bundle(path: Path) -> bool:
                                  for name in ("manifest.json", "verdicts.json", "run.json", "bundle_status.json"))
 
 
-def load_events(path: Path) -> list[Event]:
-    """Events of one source: a JSON-lines file (plain or .gz), or an evidence bundle directory."""
+def load_event_streams(path: Path, truncation: list[dict[str, Any]] | None = None) -> list[tuple[str, list[Event]]]:
+    """The event streams of one source, each (label, events): a JSON-lines file (plain or .gz) is one stream;
+    an evidence bundle gives one stream per stored history (a scenario's history is its own stream).
+
+    With a ``truncation`` list, histories the bundle cut at its size bound are read up to the cut and
+    their markers appended to the list; without one they are an error.
+    """
     if path.is_dir():
         if not is_bundle(path):
             raise EventSourceError(f"{path} is a directory but not an evidence bundle (no manifest.json, "
@@ -135,11 +147,13 @@ def load_events(path: Path) -> list[Event]:
         if not histories:
             raise EventSourceError(f"bundle {path} stores no history (*.jsonl.gz): no events to lint, and "
                                    "missing evidence is a failure; re-run with history capture on")
-        found: list[Event] = []
-        for history in histories:
-            found.extend(read_event_lines(history))
-        return found
+        return [(str(history), list(read_event_lines(history, truncation))) for history in histories]
     if not path.is_file():
         raise EventSourceError(f"no such event source: {path}; pass JSON lines, a history (.jsonl/.gz) or a "
                                "bundle directory")
-    return list(read_event_lines(path))
+    return [(str(path), list(read_event_lines(path, truncation)))]
+
+
+def load_events(path: Path, truncation: list[dict[str, Any]] | None = None) -> list[Event]:
+    """Every event of one source (all its streams, in order)."""
+    return [event for _, events in load_event_streams(path, truncation) for event in events]

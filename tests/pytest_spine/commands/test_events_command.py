@@ -17,7 +17,7 @@ from pytest_spine.cli import main
 def test_a_clean_history_lints_clean(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_jsonl(tmp_path / "run.jsonl.gz", op_lines(clean_values()))
     assert main(["events", "lint", str(path)]) == 0
-    assert capsys.readouterr().out.strip() == "1 sources, 5 events: clean"
+    assert capsys.readouterr().out.strip() == "1 streams, 5 events: clean"
 
 
 def test_findings_exit_1_with_machine_readable_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -41,7 +41,17 @@ def test_a_bundle_directory_is_linted_through_its_histories(tmp_path: Path, caps
     assert main(["events", "lint", str(bundle)]) == 1
     out = capsys.readouterr().out
     assert "version_below_minimum" in out and "version_decreased" in out
-    assert out.splitlines()[-1] == "1 sources, 6 events: 2 findings"
+    assert out.splitlines()[-1] == "1 streams, 6 events: 2 findings"
+
+
+def test_a_truncated_history_is_linted_up_to_its_cut_and_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_jsonl(tmp_path / "h.jsonl.gz", [*op_lines(clean_values()), {"truncated": True, "kept": 6,
+                                                                           "total": 90}])
+    assert main(["events", "lint", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"note: {path} was cut at the bundle's size bound (6 of 90 operations stored): linted the stored part",
+        "1 streams, 5 events: clean"]
 
 
 def test_run_id_option_fails_closed_on_other_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from telemetry_builders import RUN_ID, clean_values, event_value, op_lines, write_jsonl
 
-from pytest_spine.telemetry.events import Event, EventSourceError, load_events
+from pytest_spine.telemetry.events import Event, EventSourceError, load_events, read_event_lines
 from pytest_spine.telemetry.lint import (
     family_coverage,
     lint_all,
@@ -117,6 +117,16 @@ def test_bad_event_sources_name_the_file_and_line(tmp_path: Path, content: str, 
     with pytest.raises(EventSourceError, match=words) as caught:
         load_events(path)
     assert f"{path}:1" in str(caught.value)
+
+
+def test_a_truncated_history_can_be_read_up_to_its_cut_when_asked(tmp_path: Path) -> None:
+    lines = [*op_lines(clean_values()), {"truncated": True, "kept": 6, "total": 60}]
+    path = write_jsonl(tmp_path / "h.jsonl.gz", lines)
+    with pytest.raises(EventSourceError, match="truncated"):
+        list(read_event_lines(path))
+    cut: list[dict[str, object]] = []
+    assert len(list(read_event_lines(path, cut))) == 5
+    assert cut == [{"path": str(path), "kept": 6, "total": 60}]
 
 
 def test_a_directory_that_is_not_a_bundle_or_has_no_history_is_refused(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ import pytest
 _done = []
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")  # before the module-scoped streams are read
 def plant_bad_events(request):
     """Bad telemetry, recorded as if the platform emitted it: the suite's TEL checks must catch it."""
     if "test_telemetry" not in request.node.name or _done:
@@ -38,6 +38,29 @@ def plant_bad_events(request):
            platform_run_id=run_id, trace_id="t-1", payload={})
     record("evil", "ok", "event", name="security.sig_fail", category="security", version=2,
            platform_run_id=run_id, trace_id=None, payload={"note": "AKIAQWERTYUIOPASDFGH"})
+    _done.append(True)
+'''
+
+STORE_TRUNCATED_HISTORY = '''
+import gzip, json
+
+import pytest
+
+_done = []
+
+
+@pytest.fixture(autouse=True, scope="module")  # before the module-scoped streams are read
+def store_truncated_history(request):
+    """A scenario history the bundle cut at its size bound: the TEL items lint the stored part and say so."""
+    if "test_telemetry" not in request.node.name or _done:
+        return
+    spine = request.getfixturevalue("spine")
+    event = {"name": "security.sig_fail", "category": "security", "version": 1, "trace_id": "t",
+             "platform_run_id": "platform_scenario", "scenario_run_id": None, "payload": {}}
+    lines = [{"index": 0, "time": 1.0, "process": "gate", "type": "ok", "f": "event", "value": event},
+             {"truncated": True, "kept": 1, "total": 5, "limit_bytes": 10}]
+    data = "".join(json.dumps(line) + "\\n" for line in lines).encode()
+    spine.bundle.put_bytes("scenarios/CH-FAKE-seed=1/history.jsonl.gz", gzip.compress(data))
     _done.append(True)
 '''
 
@@ -75,11 +98,15 @@ def test_reference_telemetry_is_clean_and_packaged_gates_not_applicable(pytester
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SPINE_HISTORY_DIR", raising=False)
     monkeypatch.delenv("SPINE_METRICS_DIR", raising=False)
+    pytester.makeconftest(STORE_TRUNCATED_HISTORY)
     result, bundle = run_suite(pytester)
     found = reports(bundle)
     for check in ("TEL-TAXONOMY", "TEL-CORRELATION", "TEL-NO-PII"):
         assert found[check]["status"] == "PASS", found[check]["reason"]
         assert found[check]["events"] > 100 and found[check]["findings_total"] == 0
+        assert found[check]["truncated_histories"] == [
+            {"path": str(bundle / "scenarios/CH-FAKE-seed=1/history.jsonl.gz"), "kept": 1, "total": 5}]
+        assert "cut at its size bound: CH-FAKE-seed=1 (1 of 5 operations)" in found[check]["reason"]
     verdicts = {v["id"]: v for v in json.loads((bundle / "verdicts.json").read_text())["verdicts"]}
     for gate in PACKAGED_GATE_IDS:
         # The reference has no simulator: packaged gates are not judged on example data.
