@@ -665,3 +665,14 @@ class NoSilentLoss:
         terminal = sum(1 for state, _ in self.state.values() if state in TERMINAL)
         return self.out.verdict(f"all {len(self.state)} jobs accounted for ({terminal} terminal, the rest "
                                 "visibly pending)", jobs=len(self.state), terminal=terminal)
+
+
+def _register_scenarios() -> None:
+    """The CP chaos-lite scenario files name the ``control_plane`` generator and fault kind: register them
+    whenever the CP laws are loaded (the scenario loader loads the laws before it checks a file's ids)."""
+    import importlib
+
+    importlib.import_module("pytest_spine.scenarios.control_plane")
+
+
+_register_scenarios()

@@ -59,7 +59,8 @@ def _open(kind: str, dsn: str | None) -> ControlStore:
 
 
 def run_control_plane(workload: str, *, seed: int, mutant: str | None = None, store: str = "memory",
-                      dsn: str | None = None, history: History | None = None) -> ControlPlaneRun:
+                      dsn: str | None = None, history: History | None = None,
+                      armed: frozenset[str] | None = None) -> ControlPlaneRun:
     """Run one workload to quiescence; its operations are recorded into ``history`` (a fresh one by default)."""
     if workload not in SCENARIOS:
         raise ConfigError(f"unknown control-plane workload {workload!r}; known: {', '.join(SCENARIOS)}")
@@ -69,7 +70,7 @@ def run_control_plane(workload: str, *, seed: int, mutant: str | None = None, st
     opened = _open(store, dsn)
     try:
         summary = run_workload(workload, store=opened, clock=clock, recorder=recorder, seed=seed,
-                               mutant=cp_mutant)
+                               mutant=cp_mutant, armed=armed)
     except StoreUnavailable as down:
         raise EnvironmentFault(f"the control-plane store failed during {workload}: {down}") from None
     finally:
@@ -81,3 +82,51 @@ def run_control_plane(workload: str, *, seed: int, mutant: str | None = None, st
             pass
         opened.close()
     return ControlPlaneRun(workload, store, seed, cp_mutant, tuple(recorder.operations()), summary)
+
+
+def scenario_figures(operations: tuple[Operation, ...] | list[Operation]) -> dict[str, Any]:
+    """The figures a CP scenario's thresholds read, from its operations alone."""
+    from pytest_spine.gates.v12 import measure
+
+    cp_ops = [op for op in operations if op.f.startswith(("cp_", "heavy_")) or op.f == "fault"]
+    measured = measure({"scenario": cp_ops})
+    created = {str(op.value.get("job_id")) for op in cp_ops if op.f == "cp_job_created"}
+    snapshots = [op for op in cp_ops if op.f == "cp_snapshot"]
+    rows = snapshots[-1].value.get("jobs", []) if snapshots else []
+    present = {str(row.get("job_id")) for row in rows if isinstance(row, Mapping)}
+    ops_status = snapshots[-1].value.get("ops", {}) if snapshots else {}
+    figures: dict[str, Any] = {
+        "jobs": len(created),
+        "jobs_lost": len(created - present) if snapshots else len(created),
+        "stale_running": len(ops_status.get("stale_running", [])) if snapshots else None,
+        "heavy_executions": sum(1 for op in cp_ops if op.f == "heavy_start"),
+    }
+    for name in ("duplicate_heavy_executions", "command_success_rate", "poll_timeout_recovery_rate",
+                 "mttr_minutes", "traceability_ratio", "incidents"):
+        value = measured.get(name)
+        figures[name] = None if isinstance(value, float) and value == float("inf") else value
+    return figures
+
+
+class ControlPlaneChaosDriver:
+    """A chaos driver that adds the ``control_plane`` capability to another driver (it delegates the rest)."""
+
+    def __init__(self, inner: Any, mutant: str | None) -> None:
+        self._inner = inner
+        self._mutant = mutant
+        self._armed: set[str] = set()
+        self.capabilities = frozenset(inner.capabilities) | {"control_plane"}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def arm_control_plane(self, fault: str) -> None:
+        self._armed.add(fault)
+
+    def disarm_control_plane(self, fault: str) -> None:
+        self._armed.discard(fault)
+
+    def run_control_plane(self, workload: str, *, seed: int) -> dict[str, Any]:
+        run = run_control_plane(workload, seed=seed, mutant=self._mutant, store=store_kind({}),
+                                history=self._inner.history, armed=frozenset(self._armed))
+        return scenario_figures(run.operations)
