@@ -97,7 +97,7 @@ def parse(data: bytes, max_depth: int = 32) -> Envelope:
         raise Rejected("invalid_utf8", f"byte {bad.start} ({data[bad.start:bad.start + 1]!r}) is not UTF-8") \
             from None
     # The bracket count bounds nesting before the parser recurses: a 64 KiB "[[[[..." never reaches it.
-    if text.count("[") + text.count("{") > 0 and _bracket_depth(text) > max_depth:
+    if text.count("[") + text.count("{") > max_depth and _bracket_depth(text) > max_depth:
         raise Rejected("too_deep", f"nesting deeper than {max_depth}")
     try:
         document = json.loads(text, object_pairs_hook=_no_duplicates, parse_float=_no_float,

@@ -164,3 +164,16 @@ def test_with_mutant_ignores_names_of_other_families() -> None:
     assert SecurityConfig().with_mutant("ack_before_write").mutant is None
     assert SecurityConfig().with_mutant("accept_unsigned").mutant == "accept_unsigned"
     assert len(SECURITY_MUTANTS) >= 11
+
+
+def test_per_node_state_stays_bounded_under_a_flood_of_node_ids() -> None:
+    from reference_impl.security import Quarantine, TokenBuckets
+
+    buckets = TokenBuckets(max_nodes=100)
+    for i in range(1000):
+        assert buckets.take(f"node-{i}", 1000.0)  # every fresh node starts with a full bucket
+    assert len(buckets) <= 100 and buckets.evicted >= 900
+    quarantine = Quarantine(max_nodes=100)
+    for i in range(1000):
+        quarantine.failure(f"node-{i}", 1000.0)
+    assert quarantine.tracked() <= 100
