@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
 
 def _lint(args: argparse.Namespace) -> int:
     from pytest_spine.telemetry.events import load_event_streams
-    from pytest_spine.telemetry.lint import lint_all, summarize
+    from pytest_spine.telemetry.lint import Finding, lint_all, summarize
     from pytest_spine.telemetry.pii import PiiDetector
     from pytest_spine.telemetry.taxonomy import load_taxonomy
 
@@ -44,6 +44,11 @@ def _lint(args: argparse.Namespace) -> int:
         findings = lint_all(events, taxonomy, detector, args.run_id)
         total.extend(findings)
         results.append({"path": label, "events": len(events), "findings": [f.to_json() for f in findings]})
+    events_seen = sum(r["events"] for r in results)
+    if events_seen == 0:
+        # An empty stream lints clean vacuously; missing telemetry is a failure, so say so and fail.
+        total.append(Finding("TEL-TAXONOMY", "no_events", ", ".join(str(p) for p in args.files), "",
+                             "no event in any source: nothing was linted (missing telemetry is a failure)"))
     if args.json:
         print(json.dumps({"ok": not total, "taxonomy": taxonomy.source, "files": results,
                           "counts": dict(summarize(total)), "truncated_histories": cut}, indent=2))
@@ -53,7 +58,6 @@ def _lint(args: argparse.Namespace) -> int:
         for marker in cut:
             print(f"note: {marker['path']} was cut at the bundle's size bound ({marker['kept']} of "
                   f"{marker['total']} operations stored): linted the stored part")
-        events_seen = sum(r["events"] for r in results)
         state = "clean" if not total else f"{len(total)} findings"
         print(f"{len(results)} streams, {events_seen} events: {state}")
     return 0 if not total else 1

@@ -54,6 +54,14 @@ def test_a_truncated_history_is_linted_up_to_its_cut_and_says_so(
         "1 streams, 5 events: clean"]
 
 
+def test_no_events_at_all_is_a_failure_not_a_clean_lint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert main(["events", "lint", str(empty), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["counts"] == {"no_events": 1} and report["ok"] is False
+
+
 def test_run_id_option_fails_closed_on_other_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_jsonl(tmp_path / "run.jsonl", op_lines(clean_values()))
     assert main(["events", "lint", str(path), "--run-id", "platform_other", "--json"]) == 1
