@@ -21,3 +21,17 @@ def test_bench_checkers_prints_figures(capsys: pytest.CaptureFixture[str]) -> No
 def test_bench_rejects_a_bad_count(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "checkers", "--ops", "0"]) == 2
     assert "--ops must be a positive count, given: 0" in capsys.readouterr().err
+
+
+def test_bench_ingest_prints_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "ingest", "--events", "300", "--distinct", "30", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)["figures"]
+    assert figures["gate_duplicates"] == 300
+    assert figures["gate_events_per_second"] > 0
+    assert figures["recorded_events_per_second"] > 0
+    assert figures["history_operations"] > 300 * 3
+
+
+def test_bench_ingest_other_env_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "ingest", "--env", "dev_min"]) == 2
+    assert "not available in this build" in capsys.readouterr().err
