@@ -11,6 +11,7 @@ never by patching the checks.
 from __future__ import annotations
 
 import threading
+import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -66,7 +67,6 @@ class ReferenceDriver:
         self._classes = {TRAFFIC: handles.output_event_classes[TRAFFIC_OUTPUT]}
         for number, output in enumerate(CONTEXT_OUTPUTS):
             self._classes[f"context:{number}"] = handles.output_event_classes[output]
-        self._counter = 0
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
@@ -105,9 +105,10 @@ class ReferenceDriver:
     # -- events -------------------------------------------------------------------------------------
     def envelope(self, event_id: str, *, platform_run_id: str | None = None, event_class: str = TRAFFIC,
                  flow_id: str | None = None, payload: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        self._counter += 1
+        # Derived from the event id alone: sending the same event twice is a replay, not a payload change.
         body = dict(payload) if payload is not None else {
-            "flow_id": flow_id or event_id, "amount_minor": 1000 + self._counter % 5000, "row_id": event_id}
+            "flow_id": flow_id or event_id, "amount_minor": 1000 + zlib.crc32(event_id.encode()) % 5000,
+            "row_id": event_id}
         body.setdefault("flow_id", flow_id or event_id)
         return {"platform_run_id": platform_run_id or self.platform_run_id, "scenario_run_id": None,
                 "event_class": self._classes.get(event_class, event_class), "event_id": event_id,
