@@ -38,6 +38,11 @@ DEFAULT_CANARIES: tuple[tuple[str, str], ...] = (
 )
 
 
+# No default detector matches fewer characters than this (an e-mail needs a@b.cc); shorter strings skip
+# the scan. Custom detectors with shorter matches still meet their canaries in self_test.
+_SHORTEST_MATCH = 6
+
+
 class DetectorError(SpineError):
     """The PII detector is misconfigured: a canary it cannot catch means it could never fail."""
 
@@ -50,6 +55,27 @@ class PiiFinding:
 
     def to_json(self) -> dict[str, str]:
         return {"detector": self.detector, "path": self.path, "preview": self.preview}
+
+
+_LEADING_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")
+_BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=")
+
+
+def _combine(regexes: Sequence[str]) -> re.Pattern[str] | None:
+    """The detectors as one alternation of named groups (one pass per string instead of one per detector),
+    or None when they cannot be combined faithfully (back-references would renumber)."""
+    parts = []
+    for i, regex in enumerate(regexes):
+        if _BACKREFERENCE.search(regex):
+            return None
+        flags = _LEADING_FLAGS.match(regex)
+        if flags:  # a global flag must become a scoped one inside an alternation
+            regex = f"(?{flags.group(1)}:{regex[flags.end():]})"
+        parts.append(f"(?P<d{i}>{regex})")
+    try:
+        return re.compile("|".join(parts))
+    except re.error:
+        return None
 
 
 def _luhn(digits: str) -> bool:
@@ -79,6 +105,7 @@ class PiiDetector:
         allow_keys: Sequence[str] = (),
     ) -> None:
         self._detectors = [(name, re.compile(regex), check) for name, regex, check in detectors]
+        self._combined = _combine([regex for _, regex, _ in detectors])
         self._canaries = list(canaries)
         self._allow = frozenset(k.lower() for k in allow_keys)
         names = {name for name, _, _ in self._detectors}
@@ -110,19 +137,60 @@ class PiiDetector:
 
     def scan_text(self, text: str, path: str) -> list[PiiFinding]:
         found: list[PiiFinding] = []
-        for name, regex, check in self._detectors:
-            for match in regex.finditer(text):
-                if check == "luhn" and not _luhn(match.group(0)):
-                    continue
-                found.append(PiiFinding(name, path, mask(match.group(0))))
+        if len(text) < _SHORTEST_MATCH:
+            return found
+        if self._combined is None:
+            found.extend(self._scan_each(text, path, skip=-1))
+            return self._with_canaries(found, text, path)
+        for match in self._combined.finditer(text):
+            index = int(str(match.lastgroup)[1:])
+            name, _regex, check = self._detectors[index]
+            if check == "luhn" and not _luhn(match.group(0)):
+                # A digit run that fails Luhn may still hide another detector's match (an SSN, say).
+                found.extend(self._scan_each(match.group(0), path, skip=index))
+                continue
+            found.append(PiiFinding(name, path, mask(match.group(0))))
+        return self._with_canaries(found, text, path)
+
+    def _with_canaries(self, found: list[PiiFinding], text: str, path: str) -> list[PiiFinding]:
         for detector, sample in self._canaries:
             if sample in text and not any(f.detector == detector for f in found):
                 found.append(PiiFinding(f"canary:{detector}", path, mask(sample)))
         return found
 
+    def _scan_each(self, text: str, path: str, skip: int) -> list[PiiFinding]:
+        found = []
+        for i, (name, regex, check) in enumerate(self._detectors):
+            if i == skip:
+                continue
+            for match in regex.finditer(text):
+                if check != "luhn" or _luhn(match.group(0)):
+                    found.append(PiiFinding(name, path, mask(match.group(0))))
+        return found
+
     def scan(self, value: Any, path: str = "payload") -> list[PiiFinding]:
         """Walk a JSON value; keys on the allow list are skipped (e.g. a hashed e-mail field)."""
+        strings: list[str] = []
+        self._strings(value, strings)
+        # Almost every payload is clean: one pass over all its strings (NUL-joined, which no detector spans)
+        # decides that; only a hit pays for the walk that names the place.
+        blob = "\x00".join(strings)
+        hit = (self._combined.search(blob) is not None) if self._combined is not None else True
+        if not hit and not any(sample in blob for sample in self.canary_values):
+            return []
         return list(self._walk(value, path))
+
+    def _strings(self, value: Any, out: list[str]) -> None:
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, Mapping):
+            for key, inner in value.items():
+                if str(key).lower() not in self._allow:
+                    out.append(str(key))
+                    self._strings(inner, out)
+        elif isinstance(value, list | tuple):
+            for inner in value:
+                self._strings(inner, out)
 
     def _walk(self, value: Any, path: str) -> Iterator[PiiFinding]:
         if isinstance(value, Mapping):

@@ -102,16 +102,20 @@ class Taxonomy:
     families: Mapping[str, Family]
     pii: Mapping[str, Any] = field(default_factory=dict)
     name: str = ""
+    # Streams repeat a handful of names hundreds of thousands of times: resolve each name once.
+    _resolved: dict[str, Family | None] = field(default_factory=dict, compare=False, repr=False)
 
     def family_of(self, name: Any) -> Family | None:
         """The first family (in file order) whose patterns match the name; None for unknown names."""
+        if isinstance(name, str) and name in self._resolved:
+            return self._resolved[name]
         segments = parse_name(name)
-        if segments is None:
-            return None
-        for family in self.families.values():
-            if family.matches(segments):
-                return family
-        return None
+        found = None
+        if segments is not None:
+            found = next((family for family in self.families.values() if family.matches(segments)), None)
+        if isinstance(name, str):
+            self._resolved[name] = found
+        return found
 
     @property
     def required_families(self) -> tuple[str, ...]:

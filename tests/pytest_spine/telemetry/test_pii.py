@@ -5,7 +5,9 @@ from telemetry_builders import event_value
 
 from pytest_spine.telemetry.events import Event
 from pytest_spine.telemetry.lint import lint_pii
-from pytest_spine.telemetry.pii import DEFAULT_CANARIES, DetectorError, PiiDetector, mask
+from pytest_spine.telemetry.pii import DEFAULT_CANARIES, DEFAULT_DETECTORS, DetectorError, PiiDetector, mask
+
+DEFAULT_DETECTORS_EMAIL = DEFAULT_DETECTORS[0][1]
 
 
 def as_event(**payload: object) -> Event:
@@ -34,11 +36,10 @@ def test_a_detector_that_misses_its_canary_refuses_to_run() -> None:
 def test_mutant_planted_token_is_found_and_never_quoted() -> None:
     token = "sk_live_0123456789abcdefghij"
     found = lint_pii([as_event(headers={"x-auth": f"Bearer {token}"}, note=token)], PiiDetector())
-    assert sorted((f.code, f.where) for f in found) == [("api_token", "history#3"), ("api_token", "history#3"),
-                                                        ("bearer_token", "history#3")]
+    # One finding per match: the bearer header (which holds the token) and the bare token in the note.
+    assert sorted((f.code, f.where, f.message.split(" at ")[1].split(" ")[0]) for f in found) == [
+        ("api_token", "history#3", "payload/note"), ("bearer_token", "history#3", "payload/headers/x-auth")]
     assert all(token not in f.message for f in found)
-    assert sorted(f.message.split(" at ")[1].split(" ")[0] for f in found) == [
-        "payload/headers/x-auth", "payload/headers/x-auth", "payload/note"]
 
 
 def test_raw_email_and_card_are_found_but_ids_and_digests_are_not() -> None:
@@ -56,3 +57,14 @@ def test_allow_keys_skip_hashed_fields_and_planted_canaries_are_flagged_verbatim
     assert detector.scan({"email_hash": "ann@example.org"}) == []
     assert [f.detector for f in detector.scan({"note": "canary@spine.test"})] == ["email"]
     assert mask("sk_live_abcdefghijklmnop") == "sk************op"
+
+
+def test_detectors_that_cannot_be_combined_still_scan_one_by_one() -> None:
+    repeated = PiiDetector(detectors=[("doubled", r"(\w{3})-\1", "none"), ("email", DEFAULT_DETECTORS_EMAIL, "none")],
+                           canaries=[("doubled", "abc-abc"), ("email", "someone@example.org")])
+    repeated.self_test()
+    assert [f.detector for f in repeated.scan("xyz-xyz and ann@example.org")] == ["doubled", "email"]
+
+
+def test_a_luhn_failing_digit_run_still_reveals_other_detectors() -> None:
+    assert [f.detector for f in PiiDetector().scan("ssn 078-05-1120 1234")] == ["us_ssn"]  # 13 digits, not Luhn
