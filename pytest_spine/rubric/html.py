@@ -143,7 +143,25 @@ def _weekly(card: Scorecard) -> str:
                                     for s in card.latest.rubric.scores}, y_max=4, title="Category scores (0-4)")
     return (f"<h2>Weekly scorecard and trend</h2><div class='card'><table><tr><th>Week Of</th>{heads}<th>Total</th>"
             f"<th>Decision</th><th>Run</th></tr>{rows}</table></div>"
-            f"<div class='grid'><div class='card'>{totals}</div><div class='card'>{cats}</div></div>")
+            f"<div class='grid'><div class='card'>{totals}</div><div class='card'>{cats}</div></div>"
+            f"{_changes(card, labels)}")
+
+
+def _changes(card: Scorecard, labels: list[str]) -> str:
+    """The checks that were not PASS in some week, or changed between weeks: what the trend is made of."""
+    order: dict[str, None] = {}
+    by_run = []
+    for run in card.runs:
+        statuses = {v.check_id: v.status.value for v in run.view.verdicts}
+        by_run.append(statuses)
+        order.update(dict.fromkeys(statuses))
+    rows = [(check_id, [s.get(check_id, "") for s in by_run]) for check_id in order]
+    moving = [(c, st) for c, st in rows if len(set(st)) > 1 or any(x not in ("PASS", "NOT_APPLICABLE") for x in st)]
+    steady = len(rows) - len(moving)
+    if not moving:
+        return f"<p class='why'>All {steady} checks PASS (or not applicable) in every week.</p>"
+    return (f"<div class='card'><h3>Pass/fail matrix over weeks ({len(moving)} checks failing or changing; {steady} "
+            f"steady PASS not shown)</h3>{svg.history_matrix(labels, moving)}</div>")
 
 
 def render_html(card: Scorecard, out: Path | None = None) -> str:

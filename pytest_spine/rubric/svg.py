@@ -245,3 +245,21 @@ def scenario_timeline(scenario: str, timeline: Mapping[str, Any], width: int = 6
 
 def _num(value: Any) -> float | None:
     return None if isinstance(value, bool) or not isinstance(value, int | float) else float(value)
+
+
+def history_matrix(labels: Sequence[str], rows: Sequence[tuple[str, Sequence[str]]], width: int = 1280) -> str:
+    """Checks (rows) by week (columns): one cell per verdict status, absent checks left blank."""
+    label_w, cell_w, cell_h = 260, min(90, (width - 270) / max(len(labels), 1)), 16
+    body: list[str] = []
+    for j, label in enumerate(labels):
+        body.append(_t(label_w + j * cell_w + cell_w / 2, 14, label, 10, "middle", "#444"))
+    for i, (check_id, statuses) in enumerate(rows):
+        y = 22 + i * (cell_h + 2)
+        body.append(_t(label_w - 8, y + 12, check_id if len(check_id) <= 40 else check_id[:39] + "…", 10, "end"))
+        for j, status in enumerate(statuses):
+            if not status:
+                continue
+            body.append(f"<rect x='{label_w + j * cell_w + 2:.1f}' y='{y}' width='{cell_w - 4:.1f}' height='{cell_h}' "
+                        f"rx='2' fill='{STATUS_COLOURS.get(status, '#888')}'><title>{escape(check_id)} "
+                        f"{escape(labels[j])}: {status}</title></rect>")
+    return _svg(width, 26 + len(rows) * (cell_h + 2), body, "pass/fail matrix over weeks")

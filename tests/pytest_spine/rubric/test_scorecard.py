@@ -143,6 +143,8 @@ def test_html_is_self_contained_and_shows_the_charts(make_bundle: Any, kit: Any,
     assert "aria-label='timeline of CH-REPLAY-FLOOD-seed=3'" in html
     assert "<title>replay-flood: 10-20</title>" in html  # the shaded fault window
     assert "Weekly scorecard and trend" in html
+    assert "aria-label='pass/fail matrix over weeks'" in html
+    assert "<title>SEC-NONCE-HWM 2026-02-10: FAIL</title>" in html  # failing in week 1, PASS in week 2
     assert "href='evidence/runs/w2/verdicts.json'" in html  # evidence links relative to the report
 
 
