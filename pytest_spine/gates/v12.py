@@ -89,7 +89,7 @@ def _incidents(ops: Sequence[Operation]) -> tuple[list[float], list[str]]:
 
 def measure(histories: Mapping[str, Sequence[Operation]]) -> dict[str, Any]:
     """The gate's figures over several control-plane histories (job ids are per history)."""
-    invoked = answered = 0
+    invoked = answered = heavy = 0
     duplicates = 0
     bursts = recovered_bursts = 0
     incident_times: list[float] = []
@@ -113,8 +113,10 @@ def measure(histories: Mapping[str, Sequence[Operation]]) -> dict[str, Any]:
                 key = str(v.get("dispatch_key"))
                 successes[key] += 1
                 duplicates += successes[key] > 1
-            elif op.f == "heavy_start" and successes.get(str(v.get("dispatch_key")), 0) > 0:
-                duplicates += 1  # started again after a success: a duplicate heavy execution, finished or not
+            elif op.f == "heavy_start":
+                heavy += 1
+                # Started again after a success: a duplicate heavy execution, finished or not.
+                duplicates += successes.get(str(v.get("dispatch_key")), 0) > 0
             elif op.f == "cp_poll":
                 if op.type == "info" and not in_burst:
                     bursts += 1
@@ -141,7 +143,8 @@ def measure(histories: Mapping[str, Sequence[Operation]]) -> dict[str, Any]:
         "command_updates": invoked,
         "command_errors": invoked - answered,
         "command_success_rate": (answered / invoked) if invoked else None,
-        "duplicate_heavy_executions": duplicates,
+        "heavy_executions": heavy,
+        "duplicate_heavy_executions": duplicates if heavy else None,
         "poll_timeout_bursts": bursts,
         "poll_timeout_recovery_rate": (recovered_bursts / bursts) if bursts else None,
         "incidents": len(incident_times) + len(unrecovered),
