@@ -55,3 +55,27 @@ def test_through_the_console_script(pytester: pytest.Pytester) -> None:
     result = pytester.run(spine, "rubric", "score", *WEEK_1)
     assert result.ret == 0
     result.stdout.fnmatch_lines(["Total Score: 46.25 / 100", "Phase Decision: Stay in Phase 1 (Metric Hardening)"])
+
+
+def test_validate_the_packaged_rubric_and_a_broken_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_spine.rubric.mapping import DEFAULT_RUBRIC
+
+    assert main(["rubric", "validate", str(DEFAULT_RUBRIC)]) == 0
+    out = capsys.readouterr().out
+    assert "valid (measurement=20, outcomes=25, ci=15, security=15, operability=15, discipline=10;" in out
+    broken = tmp_path / "rubric.yaml"
+    broken.write_text(DEFAULT_RUBRIC.read_text().replace("weight: 25", "weight: 35"))
+    assert main(["rubric", "validate", str(broken)]) == 2
+    assert f"rubric file {broken}: category weights must sum to 100, they sum to 110" in capsys.readouterr().err
+
+
+def test_score_with_the_weights_of_a_rubric_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_spine.rubric.mapping import DEFAULT_RUBRIC
+
+    reweighted = tmp_path / "rubric.yaml"
+    text = DEFAULT_RUBRIC.read_text().replace("weight: 25", "weight: 15").replace("weight: 10", "weight: 20")
+    reweighted.write_text(text)
+    assert main(["rubric", "score", *WEEK_1, "--rubric", str(reweighted), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    # outcomes 1/4 x 15 = 3.75 and discipline 3/4 x 20 = 15 replace 6.25 and 7.50
+    assert result["total"] == 46.25 - 6.25 - 7.5 + 3.75 + 15.0

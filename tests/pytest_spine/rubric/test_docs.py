@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from pytest_spine.cli import main
+from pytest_spine.rubric.mapping import DEFAULT_RUBRIC
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 
@@ -40,7 +41,8 @@ def test_doc_command(doc: str, command: str, expected: list[str], sealed_bundle:
     dirs = {"RUN_DIR": lambda: sealed_bundle("platform_run"),
             "WEEK1_DIR": lambda: sealed_bundle("platform_week1", when="2026-02-10T09:00:00Z"),
             "WEEK2_DIR": lambda: sealed_bundle("platform_week2", when="2026-02-17T09:00:00Z"),
-            "TAMPERED_DIR": lambda: _tampered(sealed_bundle("platform_tampered"))}
+            "TAMPERED_DIR": lambda: _tampered(sealed_bundle("platform_tampered")),
+            "RUBRIC_FILE": lambda: DEFAULT_RUBRIC}
     argv = shlex.split(command)
     assert argv[0] == "spine"
     argv = [str(dirs[a]()) if a in dirs else a for a in argv[1:]]
