@@ -28,8 +28,7 @@ from pytest_spine.telemetry.gatefile import (
     GateFileError,
     MetricGate,
     discover_gatefiles,
-    evaluate_gate,
-    is_packaged,
+    judge_gate,
     load_gates,
 )
 from pytest_spine.telemetry.history_gates import HISTORY_CHECKS, HistoryReport, evaluate_history
@@ -222,13 +221,10 @@ def test_metric_gate(after_phases: Any, request: pytest.FixtureRequest, gate_id:
         return
     gate = _gates[gate_id]
     metrics_dir = _configured(request.config, "spine_metrics_dir", "SPINE_METRICS_DIR")
-    if is_packaged(gate) and gate.source_kind != "figures" and metrics_dir is None:
-        spine.report(Verdict(gate_id, "metric", Status.NOT_APPLICABLE,
-                             f"no metrics dir is configured for the packaged gate's {gate.source_kind} source "
-                             f"{gate.source_file.name if gate.source_file else ''!r} (--spine-metrics-dir, ini "
-                             "spine_metrics_dir or $SPINE_METRICS_DIR); this target produced no simulator metrics"))
+    verdict = judge_gate(gate, _figures(spine), metrics_dir is not None)
+    if verdict.status is Status.NOT_APPLICABLE:
+        spine.report(verdict)
         return
-    verdict = evaluate_gate(gate, _figures(spine))
     _write(spine, verdict, sources=list(verdict.evidence),
            gate={"gate_file": str(gate.gate_file), "source_kind": gate.source_kind, "metric": gate.metric,
                  "comparator": gate.comparator, "threshold": gate.threshold})

@@ -273,3 +273,15 @@ def evaluate_gate(gate: MetricGate, figures: Mapping[str, Any] | None = None) ->
     shown = f"{gate.metric} = {number:g}{(' ' + gate.unit) if gate.unit else ''}"
     reason = f"{shown}, gate {gate.describe()}: {'met' if ok else 'NOT met'} ({gate.title})"
     return Verdict(gate.gate_id, KIND, Status.PASS if ok else Status.FAIL, reason, evidence, figures=figures_out)
+
+
+def judge_gate(gate: MetricGate, figures: Mapping[str, Any] | None, metrics_dir_given: bool) -> Verdict:
+    """The verdict of one gate in a run: a packaged gate whose source is a file needs the run's metrics dir
+    (NOT_APPLICABLE without one, so the shipped examples never stand in for a run's data)."""
+    if is_packaged(gate) and gate.source_kind != "figures" and not metrics_dir_given:
+        name = gate.source_file.name if gate.source_file is not None else ""
+        return Verdict(gate.gate_id, KIND, Status.NOT_APPLICABLE,
+                       f"no metrics dir is configured for the packaged gate's {gate.source_kind} source {name!r} "
+                       "($SPINE_METRICS_DIR, --spine-metrics-dir or ini spine_metrics_dir in pytest, --metrics-dir "
+                       "in spine metrics check): this run has no simulator metrics to judge")
+    return evaluate_gate(gate, figures)
