@@ -272,6 +272,7 @@ def test_history(spine: Any, history_report: HistoryReport | str | None, check_i
         spine.report(verdict)
         return
     verdict = history_report.verdict(check_id)
-    spine.add_figures(**{f"history_{k}": v for k, v in history_report.figures().items()})
+    spine.add_figures(**{k if k.startswith("history_") else f"history_{k}": v
+                         for k, v in history_report.figures().items()})
     _write(spine, verdict, history=history_report.to_json())
     spine.report(verdict)
