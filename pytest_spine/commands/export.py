@@ -20,12 +20,16 @@ def register(sub: Any) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from pytest_spine.telemetry.export import export_bundle
+    from pytest_spine.telemetry.export import collect_tables, require_pyarrow, write_tables
     from pytest_spine.telemetry.run_records import resolve_run_dir
     from pytest_spine.telemetry.taxonomy import load_taxonomy
 
+    if args.fmt == "parquet":
+        require_pyarrow()  # the clear message before reading anything
     taxonomy = load_taxonomy(args.taxonomy)
-    written = export_bundle(resolve_run_dir(args.bundle), args.out, args.fmt, taxonomy)
-    for path in written:
+    tables = collect_tables(resolve_run_dir(args.bundle), taxonomy)
+    for path in write_tables(tables, args.out, args.fmt):
         print(f"wrote {path}")
+    for history in tables.truncated_histories:
+        print(f"note: {history} was cut at the bundle's size bound: its events table holds the stored part")
     return 0
