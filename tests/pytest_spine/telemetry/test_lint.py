@@ -135,3 +135,14 @@ def test_a_directory_that_is_not_a_bundle_or_has_no_history_is_refused(tmp_path:
     (tmp_path / "verdicts.json").write_text("{}")
     with pytest.raises(EventSourceError, match="stores no history"):
         load_events(tmp_path)
+
+
+def test_a_family_that_pins_its_version_refuses_any_change(tmp_path: Path) -> None:
+    pinned = tmp_path / "taxonomy.yaml"
+    pinned.write_text("taxonomy_version: 1\ncategories: [security]\nfamilies:\n  security:\n"
+                      "    patterns: ['security.*']\n    categories: [security]\n"
+                      "    version: {required: true, change: constant}\n")
+    stream = events([event_value("security.sig_fail", "security", "1"),
+                     event_value("security.sig_fail", "security", "2")], tmp_path)
+    assert codes(lint_taxonomy(stream, load_taxonomy(pinned))) == ["version_changed"]
+    assert lint_taxonomy(stream, TAXONOMY) == []  # the reference taxonomy lets versions go up

@@ -210,3 +210,13 @@ def test_the_s3_store_round_trips_records(bundle_factory: Callable[..., Path]) -
         assert [r.outcomes for r in store.records()] == [record.outcomes]
         with pytest.raises(RunHistoryError, match="cannot list objects"):
             open_store("s3://no-such-bucket/x", s3_client=client).records()
+
+
+def test_per_pillar_slo_targets_and_junit_tests_count_toward_ci() -> None:
+    records = [RunRecord(f"r{i}", T0 + i * DAY, {"e2e::smoke": "fail" if i in (1, 2) else "pass"},
+                         {"e2e::smoke": "junit"}) for i in range(4)]
+    report = evaluate_history(records)
+    assert report.verdict(HIST_SLO_WINDOW).status is Status.FAIL
+    assert "ci on 2026-01-02 and 2026-01-03" in report.verdict(HIST_SLO_WINDOW).reason
+    lenient = HistoryPolicy(slo_targets={"ci": 0.0}, budget_limit=10.0)
+    assert [v.status for v in evaluate_history(records, lenient).verdicts][2:] == [Status.PASS, Status.PASS]
