@@ -1,7 +1,7 @@
 """Control-plane laws (seed 001, CP-001..CP-008) checked over a recorded history, one pass each.
 
 The checkers read the operations a control plane records (the vocabulary is in
-``docs/control-plane-history.md``): ``cp_update`` (invoke/ok/fail), ``cp_job_created``, ``cp_transition``,
+``docs/control-plane.md``): ``cp_update`` (invoke/ok/fail), ``cp_job_created``, ``cp_transition``,
 ``cp_reject``, ``cp_dispatch``, ``cp_lease``, ``heavy_start``, ``heavy_end``, ``heavy_skip``, ``cp_retry``,
 ``cp_complete``, ``cp_restart``, ``cp_snapshot``, ``cp_trace``, ``cp_policy``.
 
