@@ -63,7 +63,9 @@ class DedupeIdentity:
                     "identity is finer than (platform_run_id, event_class, event_id), or dedupe is off",
                     first, op)
             else:
-                self.admitted[key] = brief(op, *_KEY_FIELDS)
+                memo = self.admitted[key] = brief(op, *_KEY_FIELDS)
+                self.seen.setdefault(key, memo)
+                return
         elif outcome == "DUPLICATE":
             self.duplicates += 1
             if key not in self.seen:
@@ -88,7 +90,7 @@ class PayloadAnomaly:
     def __init__(self, ctx: CheckContext) -> None:
         self.out = Tally("INV-PAYLOAD-ANOMALY")
         self.pairing = Pairing()
-        self.first_hash: dict[Key, Brief] = {}
+        self.first_hash: dict[Key, tuple[Any, Brief]] = {}
         self.anomalies = 0
 
     def observe(self, op: Operation) -> None:
@@ -106,21 +108,21 @@ class PayloadAnomaly:
         first = self.first_hash.get(key)
         if first is None:
             if outcome not in ("QUARANTINE", "ANOMALY"):
-                self.first_hash[key] = brief(op, *_KEY_FIELDS)
+                self.first_hash[key] = (payload_hash, brief(op, *_KEY_FIELDS))
             return
-        stored_hash = dict(first[5]).get("payload_hash")
+        stored_hash, memo = first
         if outcome == "ANOMALY":
             self.anomalies += op.f == "ingest"
         if payload_hash != stored_hash and outcome in ("ADMIT", "DUPLICATE"):
             self.out.violation(
                 f"event {key} came back with payload hash {payload_hash!r} (operation {op.index}) after "
-                f"{stored_hash!r} (operation {first[0]}) and was answered {outcome}: a changed payload under "
-                "one dedupe tuple must be an ANOMALY, never an overwrite or a silent duplicate", first, op)
+                f"{stored_hash!r} (operation {memo[0]}) and was answered {outcome}: a changed payload under "
+                "one dedupe tuple must be an ANOMALY, never an overwrite or a silent duplicate", memo, op)
         elif payload_hash == stored_hash and outcome == "ANOMALY" and op.f == "ingest":
             self.out.violation(
                 f"event {key} was flagged ANOMALY at operation {op.index} although its payload hash "
-                f"{payload_hash!r} equals the first one (operation {first[0]}): an identical replay is a "
-                "DUPLICATE", first, op)
+                f"{payload_hash!r} equals the first one (operation {memo[0]}): an identical replay is a "
+                "DUPLICATE", memo, op)
 
     def finish(self) -> Verdict:
         return self.out.verdict(

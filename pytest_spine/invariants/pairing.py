@@ -19,8 +19,7 @@ Brief = tuple[int, float, str, str, str, tuple[tuple[str, Any], ...]]
 
 def brief(op: Operation, *fields: str) -> Brief:
     value = op.value
-    return (op.index, op.time, op.process, op.type, op.f,
-            tuple((name, value[name]) for name in fields if name in value))
+    return (op.index, op.time, op.process, op.type, op.f, tuple([(n, value[n]) for n in fields if n in value]))
 
 
 def expand(memo: Brief) -> dict[str, Any]:

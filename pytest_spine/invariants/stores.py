@@ -58,7 +58,8 @@ class AppendOnly:
                     f"{op.f} wrote seq {seq!r} at operation {op.index} after seq {previous!r} (operation "
                     f"{before[0]}): a repeated or smaller sequence number overwrites an appended record",
                     before, op)
-        self.last[stream] = brief(op, "seq", "platform_run_id", "event_id", "idempotency_key")
+        # Only the sequence number is needed to show an overwrite: keep the memory small and cheap.
+        self.last[stream] = (op.index, op.time, op.process, op.type, op.f, (("seq", seq),))
 
     def finish(self) -> Verdict:
         return self.out.verdict(
