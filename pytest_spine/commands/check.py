@@ -25,6 +25,8 @@ def register(sub: Any) -> None:
                         help="A handles registry (YAML/JSON/Markdown) for INV-HANDLES")
     parser.add_argument("--only", action="append", default=[], metavar="ID",
                         help="Check only this id (repeatable)")
+    parser.add_argument("--kind", default=None, choices=("invariant", "control_plane", "security", "telemetry"),
+                        help="Check only this family (invariant = the INV-* drift laws)")
     parser.add_argument("--run-scope", default=None, metavar="RUN_ID",
                         help="The run the gate was pinned to: admits of other runs violate INV-RUN-SCOPE")
     parser.set_defaults(func=_check)
@@ -42,6 +44,8 @@ def _check(args: argparse.Namespace) -> int:
                          "an evidence bundle's scenarios/<id>/ folder")
     ctx = context_for(bundle=args.bundle, handles=args.handles, run_scope=args.run_scope)
     specs = [get(check_id) for check_id in args.only] if args.only else registered()
+    if args.kind is not None:
+        specs = [spec for spec in specs if spec.kind == args.kind]
     verdicts = run_checks(read_history(args.history), ctx, specs)
     overall = merge(v.status for v in verdicts)
     failing = [v for v in verdicts if v.status.is_failure]

@@ -80,3 +80,11 @@ def test_run_scope_option_enforces_foreign_admits(tmp_path: Path) -> None:
     ])
     assert main(["check", str(path), "--only", "INV-RUN-SCOPE"]) == 0
     assert main(["check", str(path), "--only", "INV-RUN-SCOPE", "--run-scope", "mine"]) == 1
+
+
+def test_kind_restricts_to_a_family(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path / "h.jsonl", [_op(0, "ig", "ok", "receipt_append", seq=1, outcome="ADMIT")])
+    main(["check", str(path), "--kind", "invariant", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert {v["id"][:4] for v in report["verdicts"]} == {"INV-"}
+    assert len(report["verdicts"]) == 16
