@@ -59,6 +59,9 @@ _gate_errors: dict[str, str] = {}
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.function.__name__ != "test_metric_gate":
         return
+    # In-process sessions (pytester) may reuse this module: start from this session's gate files only.
+    _gates.clear()
+    _gate_errors.clear()
     files = discover_gatefiles(PACKAGED_GATES_DIR, metafunc.config.rootpath / "gates")
     metrics_dir = _configured(metafunc.config, "spine_metrics_dir", "SPINE_METRICS_DIR")
     try:
