@@ -90,7 +90,7 @@ class _Recorder(Protocol):
 
 def kill_worker_process(store: Any, worker_id: str, now: float, recorder: _Recorder,
                         timeout: float = 60.0) -> str | None:
-    """Start a real worker process on the PostgreSQL store, let it claim a job, SIGKILL it mid-execution,
+    """Start a real worker process on the PostgreSQL store, let it claim a job and start executing it, SIGKILL it,
     and replay its records into ``recorder``. Returns the job it held (None when it found nothing)."""
     with tempfile.TemporaryDirectory(prefix="cp-worker-") as folder:
         lines = Path(folder) / "history.jsonl"
@@ -101,10 +101,13 @@ def kill_worker_process(store: Any, worker_id: str, now: float, recorder: _Recor
         job_id = None
         try:
             assert process.stdout is not None
-            ready, _, _ = select.select([process.stdout], [], [], timeout)
-            first = process.stdout.readline().strip() if ready else ""
-            if first.startswith("CLAIMED "):
-                job_id = first.split(" ", 1)[1]
+            for _ in range(2):  # CLAIMED <job>, then EXECUTING <job> once its heavy execution began
+                ready, _, _ = select.select([process.stdout], [], [], timeout)
+                line = process.stdout.readline().strip() if ready else ""
+                if line.startswith("CLAIMED "):
+                    job_id = line.split(" ", 1)[1]
+                if not line.startswith("CLAIMED "):
+                    break
         finally:
             if process.poll() is None:
                 os.kill(process.pid, signal.SIGKILL)
@@ -147,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"CLAIMED {job.job_id}", flush=True)
 
         def slow(job: Job, timeout: float) -> str:
+            print(f"EXECUTING {job.job_id}", flush=True)  # heavy_start is recorded: kill me now
             time.sleep(args.hold)  # real time: this is where the SIGKILL lands
             return f"result:{job.dispatch_key}"
 

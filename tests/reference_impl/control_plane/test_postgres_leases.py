@@ -88,6 +88,7 @@ def test_a_worker_process_killed_mid_execution_is_recovered(schema: str, tmp_pat
     try:
         assert worker.stdout is not None
         assert worker.stdout.readline().strip() == "CLAIMED job-1"
+        assert worker.stdout.readline().strip() == "EXECUTING job-1"
         history.record("nemesis", "ok", "fault", name="sigkill_worker", action="inject", subject="job-1")
         os.kill(worker.pid, signal.SIGKILL)
     finally:
