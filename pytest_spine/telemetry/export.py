@@ -22,6 +22,7 @@ from typing import Any
 
 from pytest_spine.errors import SpineError
 from pytest_spine.telemetry.events import bundle_history_files
+from pytest_spine.telemetry.run_records import bundle_parts
 from pytest_spine.telemetry.taxonomy import Taxonomy
 
 FORMATS = ("csv", "parquet")
@@ -90,23 +91,29 @@ def collect_tables(bundle: Path, taxonomy: Taxonomy | None = None) -> Tables:
     if not bundle.is_dir():
         raise ExportError(f"no bundle directory at {bundle}; pass a run directory "
                           "(<evidence-dir>/evidence/runs/<platform_run_id>)")
-    verdicts_doc = _json(bundle / "verdicts.json")
-    figures_doc = _json(bundle / "figures.json")
+    # xdist workers write their own parts (parts/<worker>/verdicts.json ...): read them with the controller's.
+    verdict_docs = [_json(p) for p in bundle_parts(bundle, "verdicts.json")]
+    figure_docs = [_json(p) for p in bundle_parts(bundle, "figures.json")]
     run_doc = _json(bundle / "run.json")
-    if verdicts_doc is None and figures_doc is None and run_doc is None:
+    if not verdict_docs and not figure_docs and run_doc is None:
         raise ExportError(f"{bundle} holds no verdicts.json, figures.json or run.json: not an evidence bundle")
-    run_ids = {doc.get("platform_run_id") for doc in (verdicts_doc, figures_doc, run_doc)
+    run_ids = {doc.get("platform_run_id") for doc in (*verdict_docs, *figure_docs, run_doc)
                if isinstance(doc, Mapping) and doc.get("platform_run_id")}
     if len(run_ids) > 1:
         raise ExportError(f"{bundle}: its files claim several platform_run_id values {sorted(map(str, run_ids))}: "
                           "mixed run ids; the bundle is not trustworthy")
     run_id = str(next(iter(run_ids), bundle.name))
     metrics: list[dict[str, Any]] = []
-    if isinstance(figures_doc, Mapping):
-        for name, value in sorted((figures_doc.get("figures") or {}).items()):
-            metrics.append(_metric_row(run_id, "figures.json", str(name), value))
+    figures: dict[str, Any] = {}
+    for figures_doc in figure_docs:
+        if isinstance(figures_doc, Mapping) and isinstance(figures_doc.get("figures"), Mapping):
+            figures.update(figures_doc["figures"])
+    for name, value in sorted(figures.items()):
+        metrics.append(_metric_row(run_id, "figures.json", str(name), value))
     verdict_rows: list[dict[str, Any]] = []
-    if isinstance(verdicts_doc, Mapping):
+    for verdicts_doc in verdict_docs:
+        if not isinstance(verdicts_doc, Mapping):
+            continue
         for verdict in verdicts_doc.get("verdicts") or ():
             if not isinstance(verdict, Mapping):
                 continue

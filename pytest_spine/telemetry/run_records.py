@@ -133,34 +133,50 @@ def resolve_run_dir(path: Path) -> Path:
     return path
 
 
+def bundle_parts(run_dir: Path, name: str) -> list[Path]:
+    """A bundle file and its xdist workers' parts (``parts/<worker>/<name>``), controller first."""
+    return [p for p in (run_dir / name, *sorted((run_dir / "parts").glob(f"*/{name}"))) if p.is_file()]
+
+
 def record_from_bundle(path: Path) -> RunRecord:
-    """The verdicts of a bundle as a run record (PASS -> pass, NOT_APPLICABLE -> skip, others -> fail)."""
+    """The verdicts of a bundle (and of its xdist parts) as a run record: PASS -> pass, NOT_APPLICABLE -> skip,
+    FAIL/BLOCKED/UNKNOWN -> fail; a check recorded both failed and passed in one run is a flake."""
     run_dir = resolve_run_dir(path)
-    verdicts_path = run_dir / "verdicts.json"
-    doc = _read_json(verdicts_path)
-    if doc is None:
+    sources = bundle_parts(run_dir, "verdicts.json")
+    if not sources:
         raise RunHistoryError(f"{run_dir}: no verdicts.json: not an evidence bundle (or the run never "
                               "recorded a verdict); pass a run directory")
-    if not isinstance(doc, Mapping) or not isinstance(doc.get("verdicts"), list):
-        raise RunHistoryError(f"{verdicts_path}: at verdicts: expected a list of verdicts")
-    run_id = doc.get("platform_run_id")
-    if not isinstance(run_id, str) or not run_id:
-        raise RunHistoryError(f"{verdicts_path}: at platform_run_id: missing or empty")
-    if run_dir.name != run_id and (run_dir.parent.name == "runs"):
-        raise RunHistoryError(f"{verdicts_path}: platform_run_id {run_id!r} is not the run directory's name "
-                              f"{run_dir.name!r}: mixed run ids; the bundle is not trustworthy")
     outcomes: dict[str, str] = {}
     kinds: dict[str, str] = {}
-    for i, verdict in enumerate(doc["verdicts"]):
-        if not isinstance(verdict, Mapping) or "id" not in verdict or verdict.get("status") not in _VERDICT_OUTCOME:
-            raise RunHistoryError(f"{verdicts_path}: at verdicts/{i}: expected {{id, kind, status}} with a "
-                                  f"status in {sorted(_VERDICT_OUTCOME)}")
-        check_id = str(verdict["id"])
-        outcome = _VERDICT_OUTCOME[str(verdict["status"])]
-        previous = outcomes.get(check_id)
-        outcomes[check_id] = outcome if previous is None else combine_outcomes({previous, outcome})
-        kinds[check_id] = str(verdict.get("kind", ""))
-    started = _bundle_start(run_dir, doc, verdicts_path)
+    run_id: str | None = None
+    first_doc: Mapping[str, Any] | None = None
+    for verdicts_path in sources:
+        doc = _read_json(verdicts_path)
+        if not isinstance(doc, Mapping) or not isinstance(doc.get("verdicts"), list):
+            raise RunHistoryError(f"{verdicts_path}: at verdicts: expected a list of verdicts")
+        claimed = doc.get("platform_run_id")
+        if not isinstance(claimed, str) or not claimed:
+            raise RunHistoryError(f"{verdicts_path}: at platform_run_id: missing or empty")
+        if run_id is not None and claimed != run_id:
+            raise RunHistoryError(f"{verdicts_path}: platform_run_id {claimed!r} differs from {run_id!r} in "
+                                  f"{sources[0]}: mixed run ids; the bundle is not trustworthy")
+        if run_dir.name != claimed and run_dir.parent.name == "runs":
+            raise RunHistoryError(f"{verdicts_path}: platform_run_id {claimed!r} is not the run directory's "
+                                  f"name {run_dir.name!r}: mixed run ids; the bundle is not trustworthy")
+        run_id = claimed
+        first_doc = first_doc or doc
+        for i, verdict in enumerate(doc["verdicts"]):
+            if not isinstance(verdict, Mapping) or "id" not in verdict \
+                    or verdict.get("status") not in _VERDICT_OUTCOME:
+                raise RunHistoryError(f"{verdicts_path}: at verdicts/{i}: expected {{id, kind, status}} with a "
+                                      f"status in {sorted(_VERDICT_OUTCOME)}")
+            check_id = str(verdict["id"])
+            outcome = _VERDICT_OUTCOME[str(verdict["status"])]
+            previous = outcomes.get(check_id)
+            outcomes[check_id] = outcome if previous is None else combine_outcomes({previous, outcome})
+            kinds[check_id] = str(verdict.get("kind", ""))
+    assert run_id is not None and first_doc is not None
+    started = _bundle_start(run_dir, first_doc, sources[0])
     return RunRecord(run_id, started, outcomes, kinds, (str(run_dir),))
 
 

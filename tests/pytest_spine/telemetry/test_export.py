@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -79,3 +80,16 @@ def test_bad_bundles_are_refused(bundle_factory: Callable[..., Path], tmp_path: 
     (bundle / "run.json").write_text("{")
     with pytest.raises(ExportError, match="cannot be read as JSON"):
         collect_tables(bundle)
+
+
+def test_xdist_parts_are_exported_with_the_controllers_tables(
+        bundle_factory: Callable[..., Path], tmp_path: Path) -> None:
+    bundle = make(bundle_factory)
+    (bundle / "parts" / "gw0").mkdir(parents=True)
+    (bundle / "parts" / "gw0" / "figures.json").write_text(json.dumps(
+        {"platform_run_id": RUN_ID, "figures": {"worker_figure": 2}}))
+    (bundle / "parts" / "gw0" / "verdicts.json").write_text(json.dumps(
+        {"platform_run_id": RUN_ID, "verdicts": [{"id": "CP-STATE-LEGAL", "kind": "control_plane", "status": "PASS"}]}))
+    tables = collect_tables(bundle)
+    assert [m["name"] for m in tables.metrics] == ["admitted", "mode", "replay_rejection_ratio", "worker_figure"]
+    assert [v["id"] for v in tables.verdicts] == ["SEC-REPLAY-REJECT", "CP-STATE-LEGAL"]

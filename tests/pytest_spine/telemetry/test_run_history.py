@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -220,3 +221,17 @@ def test_per_pillar_slo_targets_and_junit_tests_count_toward_ci() -> None:
     assert "ci on 2026-01-02 and 2026-01-03" in report.verdict(HIST_SLO_WINDOW).reason
     lenient = HistoryPolicy(slo_targets={"ci": 0.0}, budget_limit=10.0)
     assert [v.status for v in evaluate_history(records, lenient).verdicts][2:] == [Status.PASS, Status.PASS]
+
+
+def test_xdist_parts_of_a_bundle_are_read_with_the_controllers_verdicts(bundle_factory: Callable[..., Path]) -> None:
+    bundle = bundle_factory(run_id="platform_x", verdicts=[("P7-x", "gate", "PASS")])
+    part = bundle / "parts" / "gw1"
+    part.mkdir(parents=True)
+    doc = {"platform_run_id": "platform_x", "written_at_utc": "2026-01-01T00:00:00Z", "schema_version": 1,
+           "verdicts": [{"id": "SEC-A", "kind": "security", "status": "FAIL"},
+                        {"id": "P7-x", "kind": "gate", "status": "FAIL"}]}
+    (part / "verdicts.json").write_text(json.dumps(doc))
+    assert record_from_bundle(bundle).outcomes == {"P7-x": "flaky", "SEC-A": "fail"}
+    (part / "verdicts.json").write_text(json.dumps({**doc, "platform_run_id": "platform_y"}))
+    with pytest.raises(RunHistoryError, match="mixed run ids"):
+        record_from_bundle(bundle)
