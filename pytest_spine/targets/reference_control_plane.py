@@ -130,3 +130,50 @@ class ControlPlaneChaosDriver:
         run = run_control_plane(workload, seed=seed, mutant=self._mutant, store=store_kind({}),
                                 history=self._inner.history, armed=frozenset(self._armed))
         return scenario_figures(run.operations)
+
+
+def bench(jobs: int, *, store: str = "memory", seed: int = 0, dsn: str | None = None) -> dict[str, Any]:
+    """Throughput of the reference control plane (commands, claims+executions) and of the 14 CP checkers over
+    the history it leaves; wall-clock figures, printed, never asserted."""
+    import time
+
+    from pytest_spine.invariants.registry import CheckContext, iter_specs, run_checks
+    from reference_impl.control_plane.workload import Driver
+
+    clock = ManualClock()
+    history = History(clock)
+    opened = _open(store, dsn)
+    try:
+        driver = Driver(opened, clock, history, seed, fail_rate=0.1)
+        started = time.perf_counter()
+        ids = [driver.request("steady") for _ in range(jobs)]
+        for job_id in ids:
+            driver.send(f"/approve {job_id}")
+            driver.send(f"/resume {job_id}")
+        commands_s = time.perf_counter() - started
+        started = time.perf_counter()
+        steps = driver.run_workers(max_steps=10 * jobs + 100)
+        workers_s = time.perf_counter() - started
+        driver.finish()
+    except StoreUnavailable as down:
+        raise EnvironmentFault(f"the control-plane store failed during the benchmark: {down}") from None
+    finally:
+        drop = getattr(opened, "drop", None)
+        if callable(drop):
+            drop()
+        opened.close()
+    ops = history.operations()
+    started = time.perf_counter()
+    verdicts = run_checks(ops, CheckContext(), list(iter_specs("control_plane")))
+    check_s = time.perf_counter() - started
+    return {
+        "store": store,
+        "jobs": jobs,
+        "commands": 3 * jobs,
+        "commands_per_s": round(3 * jobs / commands_s, 1) if commands_s else None,
+        "worker_steps": steps,
+        "worker_steps_per_s": round(steps / workers_s, 1) if workers_s else None,
+        "history_operations": len(ops),
+        "checker_operations_per_s": round(len(ops) / check_s, 1) if check_s else None,
+        "checks_failed": sum(1 for v in verdicts if v.status.is_failure),
+    }

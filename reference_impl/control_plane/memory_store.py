@@ -12,7 +12,8 @@ from reference_impl.control_plane.records import Job
 from reference_impl.control_plane.states import JobState
 from reference_impl.control_plane.store import LOG_QUERY_LIMIT
 
-_LOG_RETENTION = 20_000
+# Retention well beyond the 500 queryable records: a sampled task must still trace back to its command.
+_LOG_RETENTION = 1_000_000
 
 
 class MemoryStore:
