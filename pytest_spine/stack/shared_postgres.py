@@ -1,8 +1,9 @@
 """One PostgreSQL server per test process, shared by every test that needs one.
 
-``SPINE_POSTGRES_DSN`` in the environment names a server that is already running (CI may start one);
-otherwise the first caller starts a throwaway cluster under a temporary folder and it is stopped when the
-process exits. Each user takes its own schema (``unique_schema``), so tests never see each other's rows.
+``SPINE_POSTGRES_DSN`` names a server that is already running; else the PostgreSQL of the local stack
+recorded in ``SPINE_STACK_DIR`` (``./run tests`` starts one) is used when it runs; otherwise the first caller
+starts a throwaway cluster under a temporary folder, stopped when the process exits. Each user takes its own
+schema (``unique_schema``), so tests never see each other's rows.
 """
 
 from __future__ import annotations
@@ -22,8 +23,26 @@ _handle: PostgresHandle | None = None
 _counter = itertools.count(1)
 
 
+def _from_stack() -> str | None:
+    """The PostgreSQL of a local stack started by ``spine stack up`` (``SPINE_STACK_DIR``), when it runs."""
+    folder = os.environ.get("SPINE_STACK_DIR")
+    if not folder:
+        return None
+    try:
+        from pytest_spine.stack.state import read_state
+
+        state = read_state(Path(folder))
+    except Exception:  # an unreadable stack record just means: start our own
+        return None
+    service = state.services.get("postgres") if state is not None else None
+    if service is None or not service.running():
+        return None
+    dsn = service.endpoints.get("dsn")
+    return str(dsn) if dsn else None
+
+
 def shared_postgres_dsn() -> str:
-    given = os.environ.get("SPINE_POSTGRES_DSN")
+    given = os.environ.get("SPINE_POSTGRES_DSN") or _from_stack()
     if given:
         return given
     global _handle
