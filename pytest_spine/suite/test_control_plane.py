@@ -41,7 +41,14 @@ class _Runs:
     problem: Verdict | None = None  # NOT_APPLICABLE or BLOCKED for every item, with the reason
 
 
+MAX_SOAK_RUNS = 500
 _LOCK = threading.Lock()
+
+
+def _span(ops: Sequence[Operation]) -> float:
+    """Seconds of the control plane's injected clock a history covers."""
+    times = [float(op.value["at"]) for op in ops if isinstance(op.value.get("at"), int | float)]
+    return max(times) - min(times) if times else 0.0
 _CACHE: dict[int, _Runs] = {}
 
 
@@ -59,6 +66,17 @@ def _run_all(spine: Any) -> _Runs:
                 run = run_control_plane(workload, seed=spine.seed, mutant=spine.run.mutant, store=store)
                 histories[workload] = run.operations
                 summaries[workload] = dict(run.summary)
+            # --spine-soak: more baseline windows (new seeds) until the injected clock covers the duration.
+            soak = float(getattr(spine.settings, "soak_seconds", None) or 0.0)
+            covered = sum(_span(ops) for ops in histories.values())
+            for number in range(1, MAX_SOAK_RUNS + 1):
+                if covered >= soak:
+                    break
+                run = run_control_plane("CP-BASELINE", seed=spine.seed + number, mutant=spine.run.mutant,
+                                        store=store)
+                histories[f"CP-SOAK-{number}"] = run.operations
+                summaries[f"CP-SOAK-{number}"] = dict(run.summary)
+                covered += _span(run.operations)
         else:
             for workload in WORKLOADS:
                 found = spine.target.probe("control_plane_workload", workload=workload, seed=spine.seed)

@@ -70,3 +70,13 @@ def test_a_database_that_is_down_is_an_environment_fault(pytester: pytest.Pytest
     assert "cannot connect to PostgreSQL at postgresql://spine@127.0.0.1:9/postgres" in \
         verdicts["CP-STATE-LEGAL"]["reason"]
     assert verdicts["V12-GATE"]["status"] == "BLOCKED"
+
+
+def test_a_soak_window_adds_baseline_windows_until_the_injected_clock_covers_it(pytester: pytest.Pytester) -> None:
+    result, bundle = run_cp(pytester, "-k", "v12", "--spine-soak=3h")
+    result.assert_outcomes(passed=1)
+    gate = json.loads((bundle / "control_plane" / "v12_gate.json").read_text())
+    assert gate["window_seconds"] >= 3 * 3600
+    soaks = sorted(p.name for p in (bundle / "control_plane").iterdir() if p.name.startswith("CP-SOAK-"))
+    assert soaks == ["CP-SOAK-1", "CP-SOAK-2"]
+    assert gate["workloads"][-2:] == soaks
