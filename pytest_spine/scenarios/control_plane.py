@@ -15,7 +15,6 @@ import random
 from collections.abc import Generator, Mapping
 from typing import Any
 
-from pytest_spine.clock import ManualClock
 from pytest_spine.faults.base import fault_kinds, register_fault_kind
 from pytest_spine.history import History
 from pytest_spine.scenarios.driver import ChaosDriver
@@ -74,19 +73,24 @@ if "control_plane" not in fault_kinds():
     register_fault_kind(ControlPlaneFault())
 
 
-def _reference_with_control_plane(platform_run_id: str, seed: int, mutant: str | None,
-                                  history: History) -> ChaosDriver:
-    from pytest_spine.scenarios.reference_driver import ReferenceDriver
-    from pytest_spine.targets.reference_control_plane import ControlPlaneChaosDriver
-
-    inner = ReferenceDriver.standalone(platform_run_id, seed, mutant, clock=ManualClock(), history=history)
-    return ControlPlaneChaosDriver(inner, mutant)
-
-
 def _install_driver() -> None:
-    from pytest_spine.scenarios.execute import register_driver
+    """Wrap the reference chaos driver (whatever factory is registered) so it offers ``control_plane``."""
+    from pytest_spine.scenarios import execute
 
-    register_driver("reference", _reference_with_control_plane)
+    inner = execute._DRIVERS.get("reference")
+    if inner is None:
+        return
+
+    def with_control_plane(platform_run_id: str, seed: int, mutant: str | None, history: History) -> ChaosDriver:
+        from pytest_spine.targets.reference_control_plane import ControlPlaneChaosDriver
+
+        driver = inner(platform_run_id, seed, mutant, history)
+        if "control_plane" in driver.capabilities:  # already wrapped (this module was imported again)
+            return driver
+        wrapped: ChaosDriver = ControlPlaneChaosDriver(driver, mutant)
+        return wrapped
+
+    execute.register_driver("reference", with_control_plane)
 
 
 _install_driver()
