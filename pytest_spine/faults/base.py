@@ -50,6 +50,14 @@ def register_fault_kind(kind: FaultKind) -> FaultKind:
 
 
 def fault_kinds() -> Mapping[str, FaultKind]:
-    from pytest_spine.faults import fault_point  # noqa: F401  (registers the built-in kinds)
+    """Every registered kind: each module of ``pytest_spine.faults`` registers its own on import (add
+    ``pytest_spine/faults/<kind>.py`` to add one)."""
+    import importlib
+    import pkgutil
 
+    import pytest_spine.faults as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name not in ("base",) and not info.name.startswith("_"):
+            importlib.import_module(f"{package.__name__}.{info.name}")
     return dict(_KINDS)

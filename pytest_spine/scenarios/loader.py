@@ -140,7 +140,10 @@ def _check_schema(document: Mapping[str, Any], where: str, places: _Places) -> N
 
 def _build(doc: Mapping[str, Any], where: str, places: _Places) -> Scenario:
     from pytest_spine.faults.base import fault_kinds
+    from pytest_spine.invariants.registry import registered
     from pytest_spine.scenarios.workloads import workloads
+
+    registered()  # checker families may register generators and fault kinds of their own on import
 
     def fail(path: Sequence[str | int], reason: str) -> ScenarioError:
         return ScenarioError(where, places(path), reason)

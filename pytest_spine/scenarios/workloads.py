@@ -98,8 +98,16 @@ def workload(name: str, *, params: Mapping[str, Param], figures: tuple[str, ...]
 
 
 def workloads() -> Mapping[str, WorkloadSpec]:
-    from pytest_spine.scenarios import generators  # noqa: F401  (registers the built-in generators)
+    """Every registered generator: the built-in ones and those of any ``pytest_spine.scenarios.*_generators``
+    module (the extension point: add ``<family>_generators.py`` beside this file)."""
+    import importlib
+    import pkgutil
 
+    import pytest_spine.scenarios as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name == "generators" or info.name.endswith("_generators"):
+            importlib.import_module(f"{package.__name__}.{info.name}")
     return dict(_WORKLOADS)
 
 
