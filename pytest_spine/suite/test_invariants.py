@@ -10,7 +10,24 @@ import pytest
 from pytest_spine.invariants.registry import CheckContext, get, iter_specs, run_checks
 
 INVARIANTS = [spec.check_id for spec in iter_specs("invariant")]
+# Laws whose bad path the phase run never walks: the drill that walks it runs first, so the law can fail.
+EXERCISES: dict[str, tuple[str, ...]] = {"INV-READY-BEFORE-STREAM": ("stream_without_ready",)}
 _CACHE: dict[int, dict[str, Any]] = {}
+
+
+def _exercise(spine: Any) -> None:
+    from pytest_spine.targets.base import ProbeNotSupported
+
+    for check_id, probes in EXERCISES.items():
+        if check_id not in INVARIANTS:
+            continue
+        for probe in probes:
+            try:
+                spine.target.probe(probe)
+            except ProbeNotSupported:
+                continue  # the law is then judged on what the run itself did
+            except Exception as error:  # recorded: the history shows the drill could not run
+                spine.history.record("harness", "info", "probe", name=probe, error=f"{type(error).__name__}: {error}")
 
 
 def _context(spine: Any) -> CheckContext:
@@ -41,6 +58,7 @@ def test_invariant(spine: Any, check_id: str) -> None:
     spine.ensure_phases("P12")
     verdicts = _CACHE.setdefault(id(spine), {})
     if not verdicts:  # all invariants in one pass over the run's history
+        _exercise(spine)
         ctx = _context(spine)
         specs = [get(i) for i in INVARIANTS]
         verdicts.update((v.check_id, v) for v in run_checks(spine.history.operations(), ctx, specs))
