@@ -199,3 +199,19 @@ def test_replay_flood_fails_on_payload_overwrite() -> None:
     assert result.figures["double_admits"] > 0
     failed = {p.check_id for p in result.parts if p.status is Status.FAIL}
     assert {"INV-DEDUPE-IDENTITY", "INV-PAYLOAD-ANOMALY", "CH-REPLAY-FLOOD/double_admits"} <= failed
+
+
+@pytest.mark.slow
+def test_full_replay_flood_on_the_reference() -> None:
+    """The packaged flood as the default profile runs it: at least 100,000 replays, none admitted twice."""
+    from pytest_spine.history import dump_compressed
+    from pytest_spine.scenarios.execute import HISTORY_LIMIT_BYTES
+
+    driver = ReferenceDriver.standalone("t-flood-full", 3)
+    result = run_scenario(_packaged("CH-REPLAY-FLOOD"), 3, driver)
+    assert result.verdict.status is Status.PASS, result.verdict.reason
+    assert result.figures["replays"] >= 100_000
+    assert result.figures["replay_rejection_ratio"] >= 0.999
+    assert result.figures["double_admits"] == 0
+    _, kept, truncated = dump_compressed(list(result.operations), HISTORY_LIMIT_BYTES)
+    assert not truncated and kept == len(result.operations)
