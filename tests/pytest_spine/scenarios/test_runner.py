@@ -215,3 +215,13 @@ def test_full_replay_flood_on_the_reference() -> None:
     assert result.figures["double_admits"] == 0
     _, kept, truncated = dump_compressed(list(result.operations), HISTORY_LIMIT_BYTES)
     assert not truncated and kept == len(result.operations)
+
+
+def test_publish_ambiguity_counts_double_admits_on_a_gate_without_dedupe() -> None:
+    """FakeDriver answers ADMIT to everything: the resend makes every event a double admit."""
+    scenario = _packaged("CH-PUBLISH-AMBIGUITY")
+    result = run_scenario(replace(scenario, gates={}, faults=()), 3, FakeDriver(), scale=0.25)
+    assert result.figures["double_admits"] == result.figures["admitted"] == 10
+    assert result.verdict.status is Status.FAIL
+    failed = {p.check_id for p in result.parts if p.status is Status.FAIL}
+    assert "CH-PUBLISH-AMBIGUITY/double_admits" in failed
