@@ -31,7 +31,7 @@ def _anchors(start: int, end: int, stamp: str | None = "2026-01-01T00:00:00.0000
 
 def test_replay_anchors_pass_when_covering_and_agreeing(h: History, check: Any) -> None:
     _published(h, range(5))
-    snapshot = {"topics": {"events": {"0": {"start": 0, "end": 5}}}}
+    snapshot = {"topics": {"events": [{"partition": 0, "start_offset": 0, "end_offset": 5}]}}
     ctx = CheckContext(evidence=Bundle({"replay_anchors.json": _anchors(0, 5),
                                         "ingest/kafka_offsets_snapshot.json": snapshot}))
     verdict = check("INV-REPLAY-ANCHORS", h, ctx)

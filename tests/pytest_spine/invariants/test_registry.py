@@ -7,7 +7,6 @@ import pytest
 
 from pytest_spine.history import History, Operation
 from pytest_spine.invariants.catalogue import DRIFT_INVARIANTS
-from pytest_spine.invariants.synthetic import HANDLES, RUN, synthetic_history
 from pytest_spine.invariants.registry import (
     CheckContext,
     InvariantDefinitionError,
@@ -16,6 +15,7 @@ from pytest_spine.invariants.registry import (
     run_checks,
     unregister,
 )
+from pytest_spine.invariants.synthetic import HANDLES, RUN, synthetic_history
 from pytest_spine.verdicts import Status, Verdict, passed
 
 
