@@ -150,9 +150,17 @@ def _run(args: argparse.Namespace) -> int:
     else:
         workdir = args.workdir
     try:
+        total = len(chosen) + 1
+
+        def one(mutant: str | None) -> SuiteRun:
+            run = _suite(mutant, args, workdir)
+            failed = sum(1 for status in run.statuses.values() if status in FAILING)
+            print(f"spine mutants: {run.mutant}: {failed} failing checks in {run.seconds:.0f}s"
+                  + (f" ({run.error})" if run.error else "") + f" [of {total} runs]", file=sys.stderr, flush=True)
+            return run
+
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            futures = [pool.submit(_suite, None, args, workdir)]
-            futures += [pool.submit(_suite, m, args, workdir) for m in chosen]
+            futures = [pool.submit(one, None)] + [pool.submit(one, m) for m in chosen]
             results = [f.result() for f in futures]
     finally:
         if holder is not None:
