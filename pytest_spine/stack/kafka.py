@@ -170,14 +170,16 @@ def ensure_topics(bootstrap: str, topics: dict[str, int], *, timeout_s: float = 
 
 
 def reset_topics(bootstrap: str, topics: dict[str, int], groups: list[str] | tuple[str, ...] = (), *,
-                 timeout_s: float = 30.0) -> dict[str, int]:
+                 drop_unregistered: bool = False, timeout_s: float = 30.0) -> dict[str, int]:
     """Delete and recreate ``topics`` (and delete ``groups``) so a run starts on empty logs with no stale
-    commits, as the in-memory bus does. For the throwaway local stack only: a live cluster is never reset."""
+    commits, as the in-memory bus does; with ``drop_unregistered`` every other (non-internal) topic goes too,
+    so the broker holds exactly the registry's topic map. For the throwaway local stack only: a live cluster
+    is never reset."""
     from confluent_kafka.admin import AdminClient
 
     admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000, "log_level": 0})
     present = set(admin.list_topics(timeout=ADMIN_TIMEOUT_S).topics)
-    doomed = [name for name in topics if name in present]
+    doomed = [name for name in present if name in topics or (drop_unregistered and not name.startswith("__"))]
     if doomed:
         for future in admin.delete_topics(doomed, operation_timeout=timeout_s,
                                           request_timeout=timeout_s).values():

@@ -5,7 +5,8 @@ Same Target protocol and the same phase machine as ``reference``; what changes i
 ``KafkaBus`` and the object store ``S3ObjectStore``, named by the stack's handles registry. The platform's
 traffic goes through Toxiproxy (the PROXIED listener and the S3 proxy), so network faults bite the platform
 while the harness's own checks read the truth over the direct endpoints. Every run starts on freshly created
-topics (the registry's topic map, with its partition counts) and deleted consumer groups.
+topics (exactly the registry's topic map, with its partition counts), deleted consumer groups and no stale SR
+leases, so two targets on one stack must not overlap in time.
 
 Chaos engines reach ``faults`` (named fault points, shared with the adapters), ``toxiproxy`` (a
 ``ToxiproxyApi``; every toxic is reset by ``stop()``, even after a failed test) and ``stack`` (the state).
@@ -105,7 +106,7 @@ class LocalParityTarget(ReferenceTarget):
             from pytest_spine.stack.kafka import reset_topics
 
             reset_topics(direct, {t.name: t.partitions for t in registry.topics.values()},
-                         list(registry.section("consumer_groups").values()))
+                         list(registry.section("consumer_groups").values()), drop_unregistered=True)
         try:
             bus = KafkaBus(self._endpoint(state, "kafka.bootstrap", "kafka.bootstrap_proxied"),
                            client_id=f"local-parity-{run.platform_run_id}", timeout_s=10.0, faults=self.faults)
@@ -116,6 +117,8 @@ class LocalParityTarget(ReferenceTarget):
             self.preflight_problems = substrate_problems(registry, bus.topics(), store.buckets())
         except BusUnavailable as error:
             raise EnvironmentFault(f"local_parity cannot reach Kafka: {error}") from None
+        if self.reset_topics:
+            self._clear_stale_leases(store, registry)
         self._adapters = [bus]
         self.bus = bus  # type: ignore[assignment]  # the chaos-facing attribute: the real bus here
         self.store = store  # type: ignore[assignment]
@@ -126,6 +129,19 @@ class LocalParityTarget(ReferenceTarget):
         if "toxiproxy" in state.services:
             self.toxiproxy = ToxiproxyApi(state.endpoint("toxiproxy.api_url"))
             self.toxiproxy.reset()  # no fault from an earlier, interrupted run leaks into this one
+
+    @staticmethod
+    def _clear_stale_leases(store: Any, registry: HandlesRegistry) -> None:
+        """SR leases left by earlier runs that stopped before P12 (their holders were in-process platforms of
+        harness processes that have ended). On the throwaway stack a run starts without them, as it does on
+        a fresh in-memory store; on a live environment (dev_min) they are never touched."""
+        pattern = registry.section("prefixes").get("SR_LEASE_KEY_PATTERN")
+        if not pattern or "{" not in pattern:
+            return
+        head = pattern.split("{", 1)[0]
+        bucket = registry.bucket("S3_EVIDENCE_BUCKET")
+        for key in store.list(bucket, head):
+            store.delete(bucket, key)
 
     def probe(self, name: str, **params: Any) -> Mapping[str, Any]:
         if name == "substrate":
@@ -184,3 +200,73 @@ class LocalParityTarget(ReferenceTarget):
 
 def create_target(**options: Any) -> LocalParityTarget:
     return LocalParityTarget(**options)
+
+
+# -- scenarios --------------------------------------------------------------------------------------------
+def local_parity_driver(platform_run_id: str, seed: int, mutant: str | None, history: Any) -> Any:
+    """The chaos driver on the local stack: the reference driver's platform, brought up to P2 over KafkaBus
+    and S3ObjectStore (through Toxiproxy) on freshly reset topics, so every scenario instance starts as
+    clean as an in-memory one. Fault points are shared with the adapters; ``close()`` releases them."""
+    from pytest_spine.clock import ManualClock
+    from pytest_spine.scenarios.reference_driver import BRING_UP, MemoryEvidence, ReferenceDriver
+    from pytest_spine.stack.kafka import reset_topics
+    from reference_impl.adapters.kafka_bus import KafkaBus
+    from reference_impl.adapters.s3_store import S3ObjectStore
+    from reference_impl.canonical import derive_id
+    from reference_impl.faultpoints import FaultPoints
+    from reference_impl.mutants import MUTANTS, resolve
+    from reference_impl.runtime import PlatformConfig
+
+    state = running_stack()
+    if state is None:
+        raise TargetUnavailable(f"no running local stack in {stack_dir_default().resolve()}; start it with "
+                                "'spine stack up' (or set SPINE_STACK_DIR)")
+    registry = load_registry(state.registry_path)
+    reset_topics(state.endpoint("kafka.bootstrap"), {t.name: t.partitions for t in registry.topics.values()},
+                 list(registry.section("consumer_groups").values()), drop_unregistered=True)
+    endpoints = state.endpoints()
+    faults = FaultPoints()
+    bus = KafkaBus(endpoints.get("kafka.bootstrap_proxied", endpoints["kafka.bootstrap"]),
+                   client_id=f"scenario-{platform_run_id}", timeout_s=10.0, faults=faults)
+    store = S3ObjectStore(endpoint_url=endpoints.get("s3.endpoint_url_proxied", endpoints["s3.endpoint_url"]),
+                          timeout_s=10.0, faults=faults,
+                          client_kwargs={"aws_access_key_id": LOCAL_ACCESS_KEY,
+                                         "aws_secret_access_key": LOCAL_SECRET_KEY})
+    LocalParityTarget._clear_stale_leases(store, registry)
+    spine_mutant = mutant if mutant in MUTANTS else None
+    config = PlatformConfig(platform_run_id=platform_run_id, seed=seed, env="local_parity",
+                            mutations=resolve(frozenset({spine_mutant}) if spine_mutant else frozenset()),
+                            api_key=f"scenario-key-{derive_id('ig', platform_run_id, length=12)}",
+                            handles=platform_handles(registry))
+    clock = ManualClock()
+    evidence = MemoryEvidence()
+    platform = SpinePlatform(config, bus=bus, store=store, evidence=evidence, recorder=history, clock=clock,
+                             faults=faults)
+    for phase in BRING_UP:
+        report = platform.run_phase(phase)
+        if not report.completed:
+            bus.close()
+            raise TargetUnavailable(f"the scenario's local_parity platform did not come up: phase {phase} "
+                                    f"failed: {report.error}")
+    driver = ReferenceDriver(platform, history, clock, evidence)
+    driver.name = "local_parity"
+    inner_close = driver.close
+
+    def close() -> None:
+        try:
+            inner_close()
+        finally:
+            bus.close()
+
+    driver.close = close  # type: ignore[method-assign]
+    return driver
+
+
+def _register_driver() -> None:
+    # Scenarios find drivers by env name; importing the target makes local_parity's available.
+    from pytest_spine.scenarios import execute
+
+    execute.register_driver("local_parity", local_parity_driver)
+
+
+_register_driver()

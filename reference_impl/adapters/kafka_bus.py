@@ -97,6 +97,17 @@ class KafkaBus:
         with self._lock:
             self._partitions[topic] = partitions
 
+    def delete_topic(self, topic: str) -> None:
+        futures = self._admin.delete_topics([topic], operation_timeout=self.timeout_s,
+                                            request_timeout=self.timeout_s)
+        try:
+            futures[topic].result(timeout=self.timeout_s)
+        except Exception as error:
+            if "UNKNOWN_TOPIC" not in str(error):
+                raise BusUnavailable(f"deleting topic {topic!r} on {self.bootstrap} failed: {error}") from None
+        with self._lock:
+            self._partitions.pop(topic, None)
+
     # -- produce --------------------------------------------------------------------------------------
     def produce(self, topic: str, key: str, value: Mapping[str, Any],
                 headers: Mapping[str, str] | None = None) -> tuple[int, int]:
