@@ -16,6 +16,7 @@ HELP = "Throughput (operations/s) and peak memory of all checkers over a generat
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ops", type=int, default=1_000_000, help="Operations in the generated history")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the generated history")
+    parser.add_argument("--kind", default=None, help="Only the checkers of this kind (e.g. invariant: the INV-*)")
     parser.add_argument("--no-memory", action="store_true",
                         help="Skip the (slower, traced) second pass that measures peak memory")
 
@@ -27,7 +28,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     if args.ops < 1:
         raise ConfigError(f"spine bench checkers --ops must be a positive count, given: {args.ops}")
-    specs = registered()
+    specs = [spec for spec in registered() if args.kind is None or spec.kind == args.kind]
+    if not specs:
+        raise ConfigError(f"no checker of kind {args.kind!r} is registered")
     ctx = CheckContext(platform_run_id=RUN, handles=HANDLES)
     ops = list(synthetic_history(args.ops, args.seed))
     gc.collect()
