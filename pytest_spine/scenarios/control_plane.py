@@ -77,14 +77,15 @@ def _install_driver() -> None:
     """Wrap the reference chaos driver (whatever factory is registered) so it offers ``control_plane``."""
     from pytest_spine.scenarios import execute
 
-    inner = execute._DRIVERS.get("reference")
+    drivers = getattr(execute, "_DRIVERS", None)  # absent only while execute itself is half-imported
+    inner = drivers.get("reference") if isinstance(drivers, dict) else None
     if inner is None:
         return
 
     def with_control_plane(platform_run_id: str, seed: int, mutant: str | None, history: History) -> ChaosDriver:
         from pytest_spine.targets.reference_control_plane import ControlPlaneChaosDriver
 
-        driver = inner(platform_run_id, seed, mutant, history)
+        driver: ChaosDriver = inner(platform_run_id, seed, mutant, history)
         if "control_plane" in driver.capabilities:  # already wrapped (this module was imported again)
             return driver
         wrapped: ChaosDriver = ControlPlaneChaosDriver(driver, mutant)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,7 +50,8 @@ def _span(ops: Sequence[Operation]) -> float:
     """Seconds of the control plane's injected clock a history covers."""
     times = [float(op.value["at"]) for op in ops if isinstance(op.value.get("at"), int | float)]
     return max(times) - min(times) if times else 0.0
-_CACHE: dict[int, _Runs] = {}
+# Keyed by the session object itself (weakly), so a later session never sees an earlier one's runs.
+_CACHE: weakref.WeakKeyDictionary[Any, _Runs] = weakref.WeakKeyDictionary()
 
 
 def _run_all(spine: Any) -> _Runs:
@@ -113,10 +115,9 @@ def _run_all(spine: Any) -> _Runs:
 def _runs(spine: Any) -> _Runs:
     """The session's control-plane runs: executed and written once, whichever item asks first."""
     with _LOCK:
-        key = id(spine)
-        if key not in _CACHE:
-            _CACHE[key] = _run_all(spine)
-        return _CACHE[key]
+        if spine not in _CACHE:
+            _CACHE[spine] = _run_all(spine)
+        return _CACHE[spine]
 
 
 def _verdict(check_id: str, runs: _Runs) -> Verdict:
