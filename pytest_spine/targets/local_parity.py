@@ -34,6 +34,9 @@ from reference_impl.handles import DEFAULT_HANDLES, TopicHandle
 from reference_impl.handles import HandlesRegistry as PlatformHandles
 from reference_impl.platform import SpinePlatform
 
+# How long a publish waits for the broker's acknowledgement before it is an unknown outcome.
+BUS_TIMEOUT_S = 10.0
+
 NOT_APPLICABLE: Mapping[str, str] = {
     "P(-1)-image_in_registry": "no container registry on the local stack; the local translation is "
                                "P(-1)-entrypoints_importable",
@@ -109,7 +112,8 @@ class LocalParityTarget(ReferenceTarget):
                          list(registry.section("consumer_groups").values()), drop_unregistered=True)
         try:
             bus = KafkaBus(self._endpoint(state, "kafka.bootstrap", "kafka.bootstrap_proxied"),
-                           client_id=f"local-parity-{run.platform_run_id}", timeout_s=10.0, faults=self.faults)
+                           client_id=f"local-parity-{run.platform_run_id}", timeout_s=BUS_TIMEOUT_S,
+                           faults=self.faults)
             store = S3ObjectStore(endpoint_url=self._endpoint(state, "s3.endpoint_url", "s3.endpoint_url_proxied"),
                                   region=state.endpoints().get("s3.region", "us-east-1"), timeout_s=10.0,
                                   faults=self.faults, client_kwargs={"aws_access_key_id": LOCAL_ACCESS_KEY,
@@ -227,7 +231,7 @@ def local_parity_driver(platform_run_id: str, seed: int, mutant: str | None, his
     endpoints = state.endpoints()
     faults = FaultPoints()
     bus = KafkaBus(endpoints.get("kafka.bootstrap_proxied", endpoints["kafka.bootstrap"]),
-                   client_id=f"scenario-{platform_run_id}", timeout_s=10.0, faults=faults)
+                   client_id=f"scenario-{platform_run_id}", timeout_s=BUS_TIMEOUT_S, faults=faults)
     store = S3ObjectStore(endpoint_url=endpoints.get("s3.endpoint_url_proxied", endpoints["s3.endpoint_url"]),
                           timeout_s=10.0, faults=faults,
                           client_kwargs={"aws_access_key_id": LOCAL_ACCESS_KEY,
