@@ -62,3 +62,14 @@ def test_invariants_and_a_scenario_fail_on_a_mutant(pytester: pytest.Pytester) -
     assert verdicts["INV-EXPLICIT-DEGRADE"] == "FAIL"
     assert verdicts["CH-LATE-CONTEXT"] == "FAIL"
     assert verdicts["INV-DEDUPE-IDENTITY"] == "PASS"
+
+
+def test_ready_before_stream_is_exercised_and_kills_its_mutant(pytester: pytest.Pytester) -> None:
+    clean = pytester.runpytest_subprocess("--spine-env=reference", "-k", "INV-READY-BEFORE-STREAM",
+                                          "-p", "no:cacheprovider", "--spine-evidence-dir=clean")
+    clean.assert_outcomes(passed=1)
+    broken = pytester.runpytest_subprocess("--spine-env=reference", "-k", "INV-READY-BEFORE-STREAM",
+                                           "--spine-mutant=stream_without_ready", "-p", "no:cacheprovider",
+                                           "--spine-evidence-dir=broken")
+    broken.assert_outcomes(failed=1)
+    broken.stdout.fnmatch_lines(["*FAIL: INV-READY-BEFORE-STREAM: WSP started streaming run 'run-without-ready'*"])
