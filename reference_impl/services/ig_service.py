@@ -36,6 +36,8 @@ API_KEY_ENV = "IG_API_KEY"
 EXIT_SCOPE = 3
 EXIT_CONFIG = 2
 MAX_BODY = 1 << 20
+FORGETFUL_RESTART = "restart_forgets_admissions"
+SERVICE_MUTANTS = frozenset({FORGETFUL_RESTART})  # the service's own, beside the platform's MUTANTS
 
 
 class JsonlRecorder:
@@ -95,13 +97,46 @@ def build_gate(config: Mapping[str, Any], api_key: str, required: str | None) ->
     recorder = JsonlRecorder(Path(config["history_path"]), clock)
     platform = PlatformConfig(platform_run_id=config["platform_run_id"], required_platform_run_id=required,
                               env=str(config.get("env", "local_parity")),
-                              mutations=frozenset(config.get("mutations", ())), api_key=api_key,
+                              mutations=frozenset(m for m in config.get("mutations", ()) if m not in SERVICE_MUTANTS),
+                              api_key=api_key,
                               handles=handles_from_config(config))
     runtime = Runtime(platform, bus=bus, store=store, evidence=DictEvidence(), recorder=recorder, clock=clock,
                       faults=faults)
     gate = IngestGate(runtime, required_platform_run_id=required, api_key=api_key,
                       task_id=str(config.get("task_id", "ig-1")))
+    # The service's own mutant: a gate that forgets its admissions when it restarts (state only in memory).
+    recovered = 0 if FORGETFUL_RESTART in config.get("mutations", ()) else recover_admissions(gate, bus)
+    print(f"ig_service: recovered {recovered} admissions of run {required} from the bus", file=sys.stderr,
+          flush=True)
     return gate, bus
+
+
+def recover_admissions(gate: IngestGate, bus: Any) -> int:
+    """Rebuild the dedupe table from what this run already published (IG is the only publisher of its topics),
+    so a gate restarted after a SIGKILL answers DUPLICATE instead of publishing an admitted event twice.
+    The bus is the durable record here; the receipts log restarts empty (see the report)."""
+    import uuid
+
+    from reference_impl.ig import Admission
+
+    handles = gate.rt.handles
+    topics = sorted({handles.topic(key).name for key in set(handles.event_class_topics.values())})
+    group = f"ig-recovery-{uuid.uuid4().hex[:12]}"  # a fresh group reads every partition from the start
+    recovered = 0
+    for topic in topics:
+        while True:
+            batch = bus.poll(group, topic, max_records=5000)
+            if not batch:
+                break
+            for record in batch:
+                value = record.value
+                if value.get("platform_run_id") != gate.required or not isinstance(value.get("event_id"), str):
+                    continue
+                key = gate._dedupe_key(value)
+                if gate.admission.get(key) is None:
+                    gate.admission.put(key, Admission(str(record.headers.get("payload_hash", "")), "published", 0))
+                    recovered += 1
+    return recovered
 
 
 def make_handler(gate: IngestGate, config: Mapping[str, Any]) -> type[BaseHTTPRequestHandler]:

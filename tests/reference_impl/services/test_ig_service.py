@@ -68,3 +68,46 @@ def test_gate_without_the_run_scope_refuses_to_start(local_stack: SessionStack, 
     message = str(caught.value)
     assert "exited before GET /v1/ops/health answers 200" in message
     assert "REQUIRED_PLATFORM_RUN_ID is None but the run is 'platform_x'" in message
+
+
+@pytest.mark.parametrize("mutant", [None, "restart_forgets_admissions"])
+def test_a_sigkilled_gate_restarts_without_publishing_an_admitted_event_twice(local_stack: SessionStack,
+                                                                             tmp_path: Path,
+                                                                             mutant: str | None) -> None:
+    from pytest_spine.stack.processes import kill
+    from reference_impl.adapters.kafka_bus import KafkaBus
+
+    registry = load_registry(local_stack.state.registry_path)
+    run_id = f"platform_test_{uuid.uuid4().hex[:8]}"
+    key = uuid.uuid4().hex
+    first = start_gate(local_stack.state, registry, platform_run_id=run_id, api_key=key, base_dir=tmp_path / "a")
+    client = HttpIngestClient(first.base_url, ingest_path=first.ingest_path, timeout_s=10.0)
+    try:
+        assert [client.send({first.auth_header: key}, _envelope(run_id, f"e{i}")).outcome for i in range(3)] == \
+            ["ADMIT"] * 3
+        assert kill(first.process) is True  # the crash: no shutdown hook runs
+        assert client.send({first.auth_header: key}, _envelope(run_id, "e3")).status_code == 503
+    finally:
+        client.close()
+    second = start_gate(local_stack.state, registry, platform_run_id=run_id, api_key=key, base_dir=tmp_path / "b",
+                        mutations=[mutant] if mutant else [])
+    client = HttpIngestClient(second.base_url, ingest_path=second.ingest_path, timeout_s=10.0)
+    try:
+        # The sender resends everything it sent: the admitted ones are duplicates, the new one is admitted.
+        outcomes = [client.send({second.auth_header: key}, _envelope(run_id, f"e{i}")).outcome for i in range(4)]
+    finally:
+        client.close()
+        stop_gate(second)
+    if mutant is None:
+        assert outcomes == ["DUPLICATE", "DUPLICATE", "DUPLICATE", "ADMIT"]
+        assert "recovered 3 admissions" in Path(second.process.log_path).read_text()
+    else:
+        assert outcomes == ["ADMIT"] * 4  # the forgetful gate admits (and publishes) e0..e2 again
+    reader = KafkaBus(local_stack.endpoint("kafka.bootstrap"), timeout_s=10.0)
+    try:
+        mine = [dict(r.value)["event_id"] for r in reader.poll(f"reader-{run_id}", "fp.bus.traffic.fraud.v1", 10_000)
+                if dict(r.value).get("platform_run_id") == run_id]
+    finally:
+        reader.close()
+    exactly_once = sorted(mine) == ["e0", "e1", "e2", "e3"]
+    assert exactly_once is (mutant is None), sorted(mine)
