@@ -24,6 +24,9 @@ def register(sub: Any) -> None:
                     help="Handles registry naming the topics and buckets to create (default local_parity)")
     up.add_argument("--json", action="store_true", help="Print the status as JSON once up")
     up.set_defaults(func=_up)
+    install = inner.add_parser("install", help="Fetch Kafka (Maven Central) and build toxiproxy-server (go install) "
+                                               "into the cache, without starting anything")
+    install.set_defaults(func=_install)
     down = inner.add_parser("down", parents=[common], help="Stop everything the stack started; idempotent")
     down.set_defaults(func=_down)
     status = inner.add_parser("status", parents=[common], help="Show services, pids, endpoints and logs")
@@ -48,6 +51,16 @@ def _up(args: argparse.Namespace) -> int:
     else:
         _print_status(status)
         print(f"stack up in {state.timings_s.get('total', 0.0):.1f}s")
+    return 0
+
+
+def _install(args: argparse.Namespace) -> int:
+    from pytest_spine.stack.install import cache_root
+    from pytest_spine.stack.lifecycle import install_services
+
+    timings = install_services(("kafka", "toxiproxy"), _say)
+    done = ", ".join(f"{k.removeprefix('install_')} {v:.1f}s" for k, v in timings.items()) or "already cached"
+    print(f"installed into {cache_root()}: {done}")
     return 0
 
 

@@ -66,7 +66,7 @@ def stack_up(stack_dir: Path = DEFAULT_STACK_DIR, services: Iterable[str] | None
 
     started_at = time.time()
     timings: dict[str, float] = {}
-    timings.update(_install(wanted, log))
+    timings.update(install_services(wanted, log))
     started: dict[str, ServiceState] = {}
     stoppers: list[Callable[[], object]] = []
     reserved = {"ig": free_port(), "ig_proxy": free_port(), "kafka_proxy": free_port(), "s3_proxy": free_port()}
@@ -132,7 +132,7 @@ def stack_up(stack_dir: Path = DEFAULT_STACK_DIR, services: Iterable[str] | None
         raise
 
 
-def _install(wanted: tuple[str, ...], log: Callable[[str], None]) -> dict[str, float]:
+def install_services(wanted: tuple[str, ...], log: Callable[[str], None]) -> dict[str, float]:
     """Fetch Kafka (Maven Central) and build Toxiproxy (go install) side by side; cached after the first time."""
     from pytest_spine.stack.install import InstallReport, install_kafka, install_toxiproxy
 

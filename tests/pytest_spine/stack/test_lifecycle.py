@@ -68,3 +68,31 @@ def test_stack_up_status_down_round_trip(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["stack", "down", "--dir", str(directory)]) == 0
     assert capsys.readouterr().out.strip() == "nothing was running"
     assert main(["stack", "status", "--dir", str(directory)]) == 1
+
+
+def test_install_with_a_warm_cache_needs_no_network(capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from pytest_spine.stack import install
+
+    cache = tmp_path / "cache"
+    for marker in (cache / f"kafka-{install.KAFKA_VERSION}" / ".installed",
+                   cache / f"toxiproxy-{install.TOXIPROXY_VERSION}" / ".installed",
+                   cache / f"toxiproxy-{install.TOXIPROXY_VERSION}" / "bin" / "toxiproxy-server"):
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text("x")
+    monkeypatch.setenv("SPINE_CACHE_DIR", str(cache))
+    monkeypatch.setenv("PATH", "/nonexistent")  # neither mvn nor go may be called
+    monkeypatch.setattr(install.shutil, "which", lambda name: "/usr/bin/java" if name == "java" else None)
+    assert main(["stack", "install"]) == 0
+    assert capsys.readouterr().out.strip() == f"installed into {cache}: already cached"
+
+
+def test_install_without_maven_says_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_spine.stack import install
+
+    monkeypatch.setenv("SPINE_CACHE_DIR", str(tmp_path / "empty"))
+    monkeypatch.setattr(install.shutil, "which", lambda name: "/usr/bin/java" if name == "java" else None)
+    assert main(["stack", "install"]) == 2
+    assert ("'mvn' is not on PATH; it is needed to fetch the Kafka broker from Maven Central. Install it "
+            "(e.g. apt-get install maven) and retry") in capsys.readouterr().err
