@@ -9,6 +9,7 @@ next offset to read). Every network call carries a timeout, so an unreachable br
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -195,33 +196,39 @@ class KafkaBus:
         with self._lock:
             starts = {p: self._positions.get((group, topic, p), commits.get(p, low))
                       for p, (low, _) in marks.items()}
-        # Read what was there when the poll began (the high watermarks), as the in-memory bus does.
+        # Read what was there when the poll began (the high watermarks), partition after partition, as the
+        # in-memory bus does: with max_records cutting a poll short, the same partitions get the records.
         pending = {p: high for p, (_, high) in marks.items() if starts[p] < high}
         if not pending:
             return []
         consumer = self._consumer(group)
-        consumer.assign([TopicPartition(topic, p, starts[p]) for p in pending])
         out: list[BusRecord] = []
         next_offset = dict(starts)
         deadline = time.monotonic() + self.timeout_s
         try:
-            while pending and len(out) < max_records:
-                if time.monotonic() > deadline:
-                    raise BusUnavailable(f"polling {topic} for group {group!r} at {self.bootstrap} did not reach "
-                                         f"the high watermarks within {self.timeout_s}s")
-                batch = consumer.consume(num_messages=min(500, max_records - len(out)), timeout=0.5)
-                for message in batch:
-                    if message.error() is not None:
-                        continue
-                    partition, offset = int(message.partition()), int(message.offset())
-                    if partition not in pending or offset < next_offset[partition] or len(out) >= max_records:
-                        continue
-                    out.append(_record(message))
-                    next_offset[partition] = offset + 1
-                    if next_offset[partition] >= pending[partition]:
-                        del pending[partition]
+            for partition in sorted(pending):
+                want = min(pending[partition] - starts[partition], max_records - len(out))
+                if want <= 0:
+                    break
+                consumer.assign([TopicPartition(topic, partition, starts[partition])])
+                got = 0
+                while got < want:
+                    if time.monotonic() > deadline:
+                        raise BusUnavailable(f"polling {topic} for group {group!r} at {self.bootstrap} did not "
+                                             f"reach the high watermarks within {self.timeout_s}s")
+                    for message in consumer.consume(num_messages=min(500, want - got), timeout=0.5):
+                        if message.error() is not None or int(message.partition()) != partition:
+                            continue
+                        offset = int(message.offset())
+                        if offset < next_offset[partition] or got >= want:
+                            continue
+                        out.append(_record(message))
+                        next_offset[partition] = offset + 1
+                        got += 1
+                consumer.unassign()
         finally:
-            consumer.unassign()
+            with contextlib.suppress(Exception):
+                consumer.unassign()
         with self._lock:
             for partition, offset in next_offset.items():
                 self._positions[(group, topic, partition)] = offset
