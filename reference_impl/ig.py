@@ -132,6 +132,8 @@ class IngestGate:
         problems = self._problems(envelope)
         if problems:
             env = envelope if isinstance(envelope, Mapping) else {}
+            if self.rt.mutated("malformed_rejected_not_quarantined"):
+                return IngestResponse(400, error="invalid envelope: " + "; ".join(problems))  # payload lost
             try:
                 key = self._quarantine(env, "invalid_envelope", "; ".join(problems))
             except Exception as error:  # no payload kept, no receipt: the sender retries
@@ -172,7 +174,7 @@ class IngestGate:
         key = str(payload.get("flow_id") or envelope["event_id"])
         ident = {"topic": topic, "key": key, "platform_run_id": envelope["platform_run_id"],
                  "event_class": event_class, "event_id": envelope["event_id"]}
-        if self.rt.mutated("admit_without_publish"):
+        if self.rt.mutated("admit_without_publish") and event_class.startswith("context_"):
             self.admission.put(dkey, Admission(phash, "published", 0))
             resp = self._receipt(envelope, "ADMIT", phash, 200)
             self.admission.put(dkey, Admission(phash, "published", resp.receipt_seq or 0))

@@ -86,6 +86,20 @@ class PlatformConfig:
     code_version: str = "reference_impl"
     handles: HandlesRegistry = DEFAULT_HANDLES
 
+    def __post_init__(self) -> None:
+        from reference_impl.mutants import resolve
+
+        if not isinstance(self.platform_run_id, str) or not self.platform_run_id.strip():
+            raise ValueError(f"PlatformConfig.platform_run_id must be a non-empty string, given: "
+                             f"{self.platform_run_id!r}")
+        if not isinstance(self.traffic_events, int) or self.traffic_events < 4:
+            raise ValueError(f"PlatformConfig.traffic_events must be an integer >= 4 (the world needs a few flows "
+                             f"with and without context), given: {self.traffic_events!r}")
+        if not isinstance(self.replayed_slice, int) or not 0 <= self.replayed_slice <= self.traffic_events:
+            raise ValueError(f"PlatformConfig.replayed_slice must be between 0 and traffic_events "
+                             f"({self.traffic_events}), given: {self.replayed_slice!r}")
+        resolve(self.mutations)  # an unknown mutant name fails here, naming the known ones
+
     @property
     def required_run_id(self) -> str | None:
         return self.platform_run_id if self.required_platform_run_id == "" else self.required_platform_run_id

@@ -48,6 +48,9 @@ class ScenarioRunner:
         self.equivalence_key = equivalence_key(cfg.seed, cfg.traffic_events,
                                                runtime.handles.oracle_required_output_ids)
         self.scenario_run_id = scenario_run_id_for(self.equivalence_key)
+        if runtime.mutated("scenario_id_from_run"):
+            # The drift: the run id leaks into the id, so equivalent runs no longer share it.
+            self.scenario_run_id = scenario_run_id_for(f"{self.equivalence_key}|{runtime.run_id}")
 
     def lease_key(self) -> str:
         return self.rt.prefix("SR_LEASE_KEY_PATTERN", PROCESS, lease_id=self.scenario_run_id)
@@ -77,7 +80,9 @@ class ScenarioRunner:
     def gates(self) -> dict[str, bool]:
         checker_key = self.rt.prefix("ORACLE_CHECKER_RESULT_PATTERN", PROCESS)
         checker_pass = False
-        if self.rt.store.exists(self.oracle_bucket, checker_key):
+        if self.rt.mutated("sr_ignores_gates"):
+            pass  # the drift: the checker is never consulted, so its PASS is not established
+        elif self.rt.store.exists(self.oracle_bucket, checker_key):
             checker_pass = json.loads(self.rt.store.get(self.oracle_bucket, checker_key))["status"] == "PASS"
         manifests = all(
             self.rt.store.exists(self.oracle_bucket, self.manifest_key(o))
@@ -89,7 +94,7 @@ class ScenarioRunner:
 
     def run(self) -> SrResult:
         gates = self.gates()
-        if not all(gates.values()):
+        if not all(gates.values()) and not self.rt.mutated("sr_ignores_gates"):
             raise OracleNotReady(f"SR for run {self.rt.run_id!r}: oracle gates not met {gates}; "
                                  "rerun P3 (or the failed output) until the checker reports PASS")
         lease = self.acquire_lease()
@@ -98,11 +103,13 @@ class ScenarioRunner:
         pointers = {} if self.rt.mutated("ready_without_pointers") else {
             o: self.manifest_key(o) for o in self.rt.handles.oracle_required_output_ids}
         published_at = self.rt.now_iso()
-        message = {"type": "READY", "platform_run_id": self.rt.run_id, "scenario_run_id": self.scenario_run_id,
+        # The ready_wrong_run_id drift stamps READY with the equivalence key instead of the run's id.
+        ready_run_id = self.equivalence_key if self.rt.mutated("ready_wrong_run_id") else self.rt.run_id
+        message = {"type": "READY", "platform_run_id": ready_run_id, "scenario_run_id": self.scenario_run_id,
                    "equivalence_key": self.equivalence_key, "oracle_bucket": self.oracle_bucket,
                    "manifests": pointers, "published_at_utc": published_at}
         partition, offset = self.rt.bus.produce(topic.name, self.rt.run_id, message)
-        self.rt.record(PROCESS, "ok", "ready_publish", platform_run_id=self.rt.run_id,
+        self.rt.record(PROCESS, "ok", "ready_publish", platform_run_id=ready_run_id,
                        scenario_run_id=self.scenario_run_id, topic=topic.name, partition=partition, offset=offset)
         self.rt.event(PROCESS, "sr.ready_published", "control", scenario_run_id=self.scenario_run_id)
         ready = {"topic": topic.name, "partition": partition, "offset": offset,

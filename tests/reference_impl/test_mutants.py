@@ -87,7 +87,14 @@ SHOWS: dict[str, Callable[[Run], bool]] = {
     "sr_ignores_lease": lambda r: r.until("P5").p.drill("sr_conflicting_lease")["refused"] is False,
     "nonretryable_skipped": lambda r: r.until("P6").p.drill("nonretryable_stop")["stopped"] is False,
     "wsp_direct_publish": lambda r: any(op.f == "publish" and op.process != "ig" for op in r.until("P6").history),
-    "admit_without_publish": lambda r: r.until("P4").doc("ingest/ig_ready.json")["kafka_smoke"]["offset"] is None,
+    "admit_without_publish": lambda r: any(sum(p["end_offset"] for p in parts) == 0 for parts in r.until("P7")
+                                           .doc("ingest/kafka_offsets_snapshot.json")["topics"].values()),
+    "sr_ignores_gates": lambda r: r.until("P5").doc("sr/sr_pass.json")["gates"]["checker_pass"] is False,
+    "scenario_id_from_run": lambda r: r.until("P5").doc("sr/sr_pass.json")["scenario_run_id"]
+    != r.p.drill("derive_scenario_run_id")["scenario_run_id"],
+    "ready_wrong_run_id": lambda r: [op.value["platform_run_id"] for op in r.until("P5").history
+                                     if op.f == "ready_publish"] != ["run-1"],
+    "malformed_rejected_not_quarantined": lambda r: r.until("P6").failed("P6"),
     "receipts_unbalanced": lambda r: (lambda s: s["receipts"]["count"] != s["total_attempts"])(
         r.until("P7").doc("ingest/receipt_summary.json")),
     "publish_ack_lost": lambda r: r.until("P7").doc("ingest/receipt_summary.json")["counts_by_outcome"]

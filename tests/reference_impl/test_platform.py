@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -150,3 +151,15 @@ def test_drills_do_not_move_the_runs_offsets_or_receipts() -> None:
     assert {t: dict(p.bus.end_offsets(t)) for t in p.ingest_topics()} == ends
     assert len(p.ig.receipts) == receipts
     assert p.run_until("P12")[-1].completed
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"platform_run_id": ""}, "platform_run_id must be a non-empty string, given: ''"),
+    ({"traffic_events": 2}, "traffic_events must be an integer >= 4"),
+    ({"replayed_slice": -1}, "replayed_slice must be between 0 and traffic_events"),
+    ({"mutations": frozenset({"nope"})}, "unknown mutant 'nope'; known mutants: "),
+])
+def test_bad_config_is_refused_naming_the_field(kwargs: dict[str, Any], message: str) -> None:
+    base: dict[str, Any] = {"platform_run_id": "run-1", "api_key": "k" * 12}
+    with pytest.raises((ValueError, KeyError), match=re.escape(message)):
+        PlatformConfig(**{**base, **kwargs})
