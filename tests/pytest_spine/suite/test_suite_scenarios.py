@@ -72,4 +72,4 @@ def test_ready_before_stream_is_exercised_and_kills_its_mutant(pytester: pytest.
                                            "--spine-mutant=stream_without_ready", "-p", "no:cacheprovider",
                                            "--spine-evidence-dir=broken")
     broken.assert_outcomes(failed=1)
-    broken.stdout.fnmatch_lines(["*FAIL: INV-READY-BEFORE-STREAM: WSP started streaming run 'run-without-ready'*"])
+    broken.stdout.fnmatch_lines(["*FAIL: INV-READY-BEFORE-STREAM: WSP started streaming run *"])
