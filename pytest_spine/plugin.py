@@ -34,6 +34,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "spine_security: a security or abuse gate")
     config.addinivalue_line("markers", "spine_control_plane: a control-plane invariant or gate")
     config.addinivalue_line("markers", "spine_telemetry: a telemetry, metrics or run-history gate")
+    config.addinivalue_line("markers", "slow: long-running (e.g. a 100,000-event flood); deselect with -m 'not slow'")
     if config.getoption("spine_env") is None:
         return
     from pytest_spine.settings import open_session

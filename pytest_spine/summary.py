@@ -20,9 +20,12 @@ def write_summary(terminalreporter: Any, spine: Any) -> None:
     from rich.table import Table
 
     buffer = io.StringIO()
-    console = Console(file=buffer, width=max(100, int((getattr(terminalreporter, "_tw", None) and
-                                                      terminalreporter._tw.fullwidth) or 120)),
-                      force_terminal=bool(getattr(terminalreporter, "hasmarkup", False)), color_system="standard")
+    markup = bool(getattr(terminalreporter, "hasmarkup", False))
+    writer = getattr(terminalreporter, "_tw", None)
+    width = max(100, int(writer.fullwidth if writer is not None else 120))
+    # Colour only when pytest itself writes colour: a CI log must not fill with escape codes.
+    console = Console(file=buffer, width=width, force_terminal=markup, color_system="standard" if markup else None,
+                      no_color=not markup, highlight=markup)
     table = Table(title=f"Spine Green v0 — {spine.settings.env} — run {spine.settings.platform_run_id}",
                   title_justify="left")
     table.add_column("Phase")
