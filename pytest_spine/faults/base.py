@@ -60,4 +60,5 @@ def fault_kinds() -> Mapping[str, FaultKind]:
     for info in pkgutil.iter_modules(package.__path__):
         if info.name not in ("base",) and not info.name.startswith("_"):
             importlib.import_module(f"{package.__name__}.{info.name}")
+    importlib.import_module("pytest_spine.scenarios.control_plane")  # registers the control-plane fault kind
     return dict(_KINDS)

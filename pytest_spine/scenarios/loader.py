@@ -52,9 +52,12 @@ def load_dir(*folders: Path) -> LoadReport:
     scenarios: list[Scenario] = []
     errors: list[ScenarioError] = []
     seen: dict[str, str] = {}
+    visited: set[Path] = set()
     for folder in folders:
-        if not folder.is_dir():
+        # The repository's top-level scenarios/ is a link to the packaged folder: read each folder once.
+        if not folder.is_dir() or folder.resolve() in visited:
             continue
+        visited.add(folder.resolve())
         for path in sorted(folder.glob("*.y*ml")):
             try:
                 scenario = load_file(path)

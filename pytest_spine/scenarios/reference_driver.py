@@ -59,6 +59,7 @@ class ReferenceDriver:
         self.history = history
         self.clock = clock
         self._evidence = evidence
+        self.security_mutant: str | None = None
         self.platform_run_id: str = platform.rt.run_id
         self._headers = platform.auth_headers()
         handles = platform.config.handles
@@ -100,7 +101,12 @@ class ReferenceDriver:
         if platform.ig is None or platform.rtdl is None or platform.lane is None:
             raise TargetUnavailable("the scenario's reference platform did not come up: IG, RTDL or the "
                                     "decision lane is not running after P2")
-        return cls(platform, history, clock, evidence)
+        driver = cls(platform, history, clock, evidence)
+        from reference_impl.security import SECURITY_MUTANTS
+
+        # Security scenarios build their own gate; it honours a security mutant named here.
+        driver.security_mutant = mutant if mutant in SECURITY_MUTANTS else None
+        return driver
 
     # -- events -------------------------------------------------------------------------------------
     def envelope(self, event_id: str, *, platform_run_id: str | None = None, event_class: str = TRAFFIC,

@@ -108,6 +108,7 @@ def workloads() -> Mapping[str, WorkloadSpec]:
     for info in pkgutil.iter_modules(package.__path__):
         if info.name == "generators" or info.name.endswith("_generators"):
             importlib.import_module(f"{package.__name__}.{info.name}")
+    importlib.import_module(f"{package.__name__}.control_plane")  # registers the control-plane workloads
     return dict(_WORKLOADS)
 
 

@@ -13,7 +13,7 @@ from pytest_spine.scenarios.loader import load_dir
 from pytest_spine.scenarios.runner import run_scenario
 from pytest_spine.verdicts import Status
 
-STAGED = Path(__file__).resolve().parents[3] / "pytest_spine" / "data" / "scenarios_security"
+STAGED = Path(__file__).resolve().parents[3] / "pytest_spine" / "data" / "scenarios"
 
 
 class SecurityOnlyDriver:
