@@ -85,8 +85,16 @@ def open_session(config: pytest.Config) -> SpineSession:
     except EvidenceError as bad:
         raise pytest.UsageError(str(bad)) from None
     session = SpineSession(settings, bundle)
-    bundle.on_write = lambda relpath, digest: session.history.record(
-        "harness", "ok", "evidence_write", path=relpath, sha256=digest)
+    run_id = settings.platform_run_id
+
+    def written(relpath: str, digest: str) -> None:
+        session.history.record("harness", "ok", "evidence_write", path=relpath, sha256=digest)
+        # Telemetry of the evidence family (the taxonomy's `evidence.*`), correlated by run id.
+        session.history.record("harness", "ok", "event", name="evidence.write", category="evidence", version="1",
+                               platform_run_id=run_id, scenario_run_id=None, trace_id=None,
+                               payload={"path": relpath, "sha256": digest})
+
+    bundle.on_write = written
     return session
 
 

@@ -413,11 +413,11 @@ def receipts_append_only(ctx: GateContext) -> Result:
 def no_publish_ambiguity(ctx: GateContext) -> Result:
     summary = ctx.doc("ingest/receipt_summary.json")
     ambiguous = summary.get("counts_by_outcome", {}).get("PUBLISH_AMBIGUOUS")
-    # The seed forbids *unresolved* ambiguity: an ambiguous publish later resolved by a resend is allowed.
+    # Seed 003 P7.4: any PUBLISH_AMBIGUOUS outcome fails P7 by default, resolved by a resend or not.
     unresolved = summary.get("publish_ambiguous_unresolved")
     unknown = [op.to_json() for op in ctx.history() if op.f == "publish" and op.type == "info"]
-    ok = isinstance(unresolved, int) and unresolved == 0
-    return _result(ok, f"no unresolved publish ambiguity ({ambiguous} ambiguous receipts, all resolved)",
+    ok = ambiguous == 0 and unresolved == 0 and not unknown
+    return _result(ok, "no publish ambiguity",
                    f"{unresolved!r} PUBLISH_AMBIGUOUS outcomes unresolved ({ambiguous} receipts, {len(unknown)} "
                    "publishes with unknown outcome): fail closed", "ingest/receipt_summary.json",
                    counterexample=tuple(unknown[:3]))

@@ -65,7 +65,8 @@ def _run_all(spine: Any) -> _Runs:
 
             store = store_kind(dict(spine.run.options))
             for workload in WORKLOADS:
-                run = run_control_plane(workload, seed=spine.seed, mutant=spine.run.mutant, store=store)
+                run = run_control_plane(workload, seed=spine.seed, mutant=spine.run.mutant, store=store,
+                                        platform_run_id=spine.run.platform_run_id)
                 histories[workload] = run.operations
                 summaries[workload] = dict(run.summary)
             # --spine-soak: more baseline windows (new seeds) until the injected clock covers the duration.
@@ -75,7 +76,7 @@ def _run_all(spine: Any) -> _Runs:
                 if covered >= soak:
                     break
                 run = run_control_plane("CP-BASELINE", seed=spine.seed + number, mutant=spine.run.mutant,
-                                        store=store)
+                                        store=store, platform_run_id=spine.run.platform_run_id)
                 histories[f"CP-SOAK-{number}"] = run.operations
                 summaries[f"CP-SOAK-{number}"] = dict(run.summary)
                 covered += _span(run.operations)

@@ -60,7 +60,8 @@ def _open(kind: str, dsn: str | None) -> ControlStore:
 
 def run_control_plane(workload: str, *, seed: int, mutant: str | None = None, store: str = "memory",
                       dsn: str | None = None, history: History | None = None,
-                      armed: frozenset[str] | None = None) -> ControlPlaneRun:
+                      armed: frozenset[str] | None = None,
+                      platform_run_id: str = "control-plane") -> ControlPlaneRun:
     """Run one workload to quiescence; its operations are recorded into ``history`` (a fresh one by default)."""
     if workload not in SCENARIOS:
         raise ConfigError(f"unknown control-plane workload {workload!r}; known: {', '.join(SCENARIOS)}")
@@ -70,7 +71,7 @@ def run_control_plane(workload: str, *, seed: int, mutant: str | None = None, st
     opened = _open(store, dsn)
     try:
         summary = run_workload(workload, store=opened, clock=clock, recorder=recorder, seed=seed,
-                               mutant=cp_mutant, armed=armed)
+                               mutant=cp_mutant, armed=armed, platform_run_id=platform_run_id)
     except StoreUnavailable as down:
         raise EnvironmentFault(f"the control-plane store failed during {workload}: {down}") from None
     finally:
@@ -128,7 +129,8 @@ class ControlPlaneChaosDriver:
 
     def run_control_plane(self, workload: str, *, seed: int) -> dict[str, Any]:
         run = run_control_plane(workload, seed=seed, mutant=self._mutant, store=store_kind({}),
-                                history=self._inner.history, armed=frozenset(self._armed))
+                                history=self._inner.history, armed=frozenset(self._armed),
+                                platform_run_id=self._inner.platform_run_id)
         return scenario_figures(run.operations)
 
 

@@ -69,8 +69,10 @@ class ControlPlane:
         mutant: str | None = None,
         request_ttl: float = 3600.0,
         restart: bool = False,
+        platform_run_id: str = "control-plane",
     ) -> None:
         check_mutant_name(mutant)
+        self.platform_run_id = platform_run_id
         self.store = store
         self.clock = clock
         self.recorder: Recorder = recorder if recorder is not None else NullRecorder()
@@ -92,6 +94,12 @@ class ControlPlane:
     def _rec(self, process: str, type: str, f: str, **value: Any) -> None:
         # ``at`` is the control plane's own (injected) time: a recorder on another clock keeps it honest.
         self.recorder.record(process, type, f, at=self.clock.now(), **value)
+
+    def _event(self, name: str, trace_id: str | None, **payload: Any) -> None:
+        # Telemetry (docs/history-vocabulary.md `event`): the control_plane family of the taxonomy.
+        self.recorder.record("cp", "ok", "event", name=name, category="control_plane", version="1",
+                             platform_run_id=self.platform_run_id, scenario_run_id=None, trace_id=trace_id,
+                             payload=payload)
 
     def _log(self, event: str, *, level: str = "info", trace_id: str | None = None, **fields: Any) -> None:
         record = {"ts": self.clock.now(), "level": level, "event": event, "trace_id": trace_id, **fields}
@@ -116,6 +124,8 @@ class ControlPlane:
                   generation=new.generation)
         self._log("transition", trace_id=trace, job_id=job.job_id, **{"from": job.state.value},
                   to=target.value, cause=cause, actor=actor)
+        self._event("control_plane.transition", trace, job_id=job.job_id, from_state=job.state.value,
+                    to_state=target.value)
         return new
 
     def _claim_transition(self, job: Job, src: str, dst: str, cause: str, worker: str) -> None:
@@ -124,6 +134,7 @@ class ControlPlane:
                   cause=cause, actor=worker, recovery=False, generation=job.generation)
         self._log("transition", trace_id=trace, job_id=job.job_id, **{"from": src}, to=dst, cause=cause,
                   actor=worker)
+        self._event("control_plane.transition", trace, job_id=job.job_id, from_state=src, to_state=dst)
 
     def _mutant_allows(self, source: JobState, target: JobState) -> bool:
         allowed = {

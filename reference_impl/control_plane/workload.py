@@ -70,6 +70,7 @@ class Driver:
     fail_rate: float = 0.15
     # The faults this run may inject (None = all of the workload's faults); a scenario arms them by name.
     armed: frozenset[str] | None = None
+    platform_run_id: str = "control-plane"
     plane: ControlPlane = field(init=False)
     pool: list[Worker] = field(init=False)
     source: UpdateSource = field(init=False)
@@ -81,7 +82,8 @@ class Driver:
     def __post_init__(self) -> None:
         self.rng = random.Random(f"cp-workload:{self.seed}")
         self.executor = SimulatedExecutor(self.clock, self.seed, self.fail_rate)
-        self.plane = ControlPlane(self.store, self.clock, self.recorder, seed=self.seed, mutant=self.mutant)
+        self.plane = ControlPlane(self.store, self.clock, self.recorder, seed=self.seed, mutant=self.mutant,
+                                  platform_run_id=self.platform_run_id)
         self.pool = [Worker(self.plane, f"worker-{i + 1}", self.executor) for i in range(self.workers)]
         self.source = UpdateSource()
         self.poller = Poller(self.source, self.plane, self.clock, self.recorder, seed=self.seed, mutant=self.mutant)
@@ -128,7 +130,7 @@ class Driver:
         """A control-plane restart: a new process over the same durable store."""
         self.fault("control_plane_restart", "inject", "cp")
         self.plane = ControlPlane(self.store, self.clock, self.recorder, seed=self.seed + 1, mutant=self.mutant,
-                                  restart=True)
+                                  restart=True, platform_run_id=self.platform_run_id)
         for worker in self.pool:
             worker.plane = self.plane
         self.poller.plane = self.plane
@@ -327,11 +329,12 @@ FAULTS = ("worker_crash", "control_plane_restart", "poll_timeout_burst", "poller
 
 def run_workload(name: str, *, store: ControlStore, clock: SleepClock, recorder: Recorder, seed: int,
                  mutant: str | None = None, workers: int = 2,
-                 armed: frozenset[str] | None = None) -> dict[str, Any]:
+                 armed: frozenset[str] | None = None, platform_run_id: str = "control-plane") -> dict[str, Any]:
     """Run one named workload to quiescence and record the final snapshot and trace samples."""
     if name not in WORKLOADS:
         raise KeyError(f"unknown control-plane workload {name!r}; known: {', '.join(WORKLOADS)}")
-    driver = Driver(store, clock, recorder, seed, mutant=mutant, workers=workers, armed=armed)
+    driver = Driver(store, clock, recorder, seed, mutant=mutant, workers=workers, armed=armed,
+                    platform_run_id=platform_run_id)
     WORKLOADS[name](driver)
     summary = driver.finish()
     summary["workload"] = name
