@@ -36,6 +36,12 @@ def add_spine_options(addoption: Any, prefix: str = "spine-") -> None:
               help="Handles registry (YAML or the Markdown table form) describing the environment")
     addoption(f"--{prefix}allow-destructive", dest="spine_allow_destructive", action="store_true",
               default=False, help="Allow sending traffic and injecting faults into a live (dev_min) environment")
+    addoption(f"--{prefix}history-dir", dest="spine_history_dir", default=None, metavar="DIR|s3://BUCKET/PREFIX",
+              help="Past runs (bundles and JUnit files) for the flake, consecutive-failure, SLO and error-budget "
+                   "gates (also $SPINE_HISTORY_DIR)")
+    addoption(f"--{prefix}metrics-dir", dest="spine_metrics_dir", default=None, metavar="DIR",
+              help="Where the metrics files named by gate files live (simulator JSON, CSV; also "
+                   "$SPINE_METRICS_DIR)")
     addoption(f"--{prefix}stack", dest="spine_stack", default="native", metavar="HOW",
               help=f"How local_parity starts its services: {', '.join(STACK_CHOICES)}")
 

@@ -24,6 +24,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("spine", "pytest-spine: verify an event-driven platform and attack it with chaos")
     add_spine_options(group.addoption)
     parser.addini("spine_evidence_dir", "Default for --spine-evidence-dir", default="reports")
+    parser.addini("spine_history_dir", "Default for --spine-history-dir", default="")
+    parser.addini("spine_metrics_dir", "Default for --spine-metrics-dir", default="")
     parser.addini("spine_env", "Default target when the suite is requested with --spine-env", default="reference")
 
 
