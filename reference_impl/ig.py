@@ -30,6 +30,19 @@ class IngestResponse:
     offset: int | None = None
 
 
+class ControlGate(Protocol):
+    """The security layer in front of control messages (``reference_impl.security.SecurityGate``)."""
+
+    def admit(self, message: bytes, node: str) -> Any: ...
+
+
+# Rejection reason of the security layer -> the HTTP status the writer boundary answers with.
+_CONTROL_STATUS = {"oversize": 413, "rate_limited": 429, "quarantined": 403, "unsigned": 401,
+                   "bad_signature": 401, "truncated_signature": 401, "bad_signature_encoding": 401,
+                   "bad_key_length": 401, "unknown_author": 401, "skew": 409, "replay": 409,
+                   "nonce_duplicate": 409, "nonce_stale": 409}
+
+
 class IngestClient(Protocol):
     def send(self, headers: Mapping[str, str], envelope: Mapping[str, Any]) -> IngestResponse: ...
 
@@ -72,7 +85,7 @@ class IngestStats:
 class IngestGate:
     def __init__(self, runtime: Runtime, *, required_platform_run_id: str | None, api_key: str,
                  admission: AdmissionStore | None = None, receipts: AppendOnlyLog | None = None,
-                 task_id: str = "ig-1") -> None:
+                 task_id: str = "ig-1", security: ControlGate | None = None) -> None:
         runtime.check_scope(PROCESS, required_platform_run_id)
         self.rt = runtime
         self.required = required_platform_run_id
@@ -82,6 +95,8 @@ class IngestGate:
         self.receipts = receipts if receipts is not None else AppendOnlyLog(
             "ig.receipts", allow_rewrite=runtime.mutated("mutable_receipts"))
         self.stats = IngestStats()
+        self.security = security
+        self.control_log: list[dict[str, Any]] = []
         self.header = runtime.handles.ig_auth_header_name
         self.quarantine_bucket = runtime.bucket("S3_QUARANTINE_BUCKET", PROCESS)
         self.quarantine_prefix = runtime.prefix("S3_QUARANTINE_PREFIX_PATTERN", PROCESS,
@@ -108,6 +123,27 @@ class IngestGate:
             return IngestResponse(409, error=f"platform_run_id {run_id!r} is not this gate's run "
                                               f"{self.required!r} (fail closed)")
         return self._admit(envelope)
+
+    def control(self, headers: Mapping[str, str], message: bytes, node: str) -> IngestResponse:
+        """A signed control message: the API key, then the security layer, before any state changes.
+
+        Without a security layer control messages fail closed (503): there is no unchecked path."""
+        presented = headers.get(self.header)
+        if presented is None:
+            return IngestResponse(401, error=f"missing {self.header} header")
+        if not hmac.compare_digest(presented.encode(), self._api_key.encode()):
+            return IngestResponse(403, error=f"wrong {self.header}")
+        if self.security is None:
+            return IngestResponse(503, error="no security layer in front of control messages: fail closed")
+        decision = self.security.admit(message, node)
+        if not decision.admitted:
+            status = _CONTROL_STATUS.get(decision.reason, 400)
+            return IngestResponse(status, outcome="CONTROL_REJECTED", error=f"{decision.reason}: {decision.detail}")
+        self.control_log.append({"node": node, "author": decision.author, "nonce": decision.nonce,
+                                 "kind": decision.kind, "lineage_id": decision.lineage_id})
+        self.rt.record(PROCESS, "ok", "control_message", node=node, author=decision.author, nonce=decision.nonce,
+                       lineage_id=decision.lineage_id)
+        return IngestResponse(202, outcome="CONTROL_ACCEPTED")
 
     # ------------------------------------------------------------------ decision
     def _problems(self, envelope: Any) -> list[str]:

@@ -273,7 +273,8 @@ class SpinePlatform:
         try:
             if sup.is_running("ig"):
                 self.ig = IngestGate(self.rt, required_platform_run_id=required, api_key=self.config.api_key,
-                                     admission=self.admission, task_id=sup.services["ig"].task_id)
+                                     admission=self.admission, task_id=sup.services["ig"].task_id,
+                                     security=self._control_security())
             if sup.is_running("rtdl_core"):
                 self.rtdl = RtdlCore(self.rt, required_platform_run_id=required)
             if sup.is_running("decision_lane"):
@@ -423,6 +424,20 @@ class SpinePlatform:
         starts = self.bus.start_offsets(topic)
         return [{"partition": p, "start_offset": starts.get(p, 0), "end_offset": end}
                 for p, end in sorted(self.bus.end_offsets(topic).items())]
+
+    def control_signer(self, author: str = "node-a") -> Any:
+        """The signing key of a registered control-message author (deterministic from the run's seed)."""
+        from reference_impl.security.keys import Signer
+
+        return Signer.from_seed(author, f"{self.config.seed}:control")
+
+    def _control_security(self) -> Any:
+        # The security layer in front of IG's control messages; its keys are the registered authors'.
+        from reference_impl.security import SecurityConfig, SecurityGate
+
+        keys = {a: self.control_signer(a).public_key for a in ("node-a", "node-b")}
+        return SecurityGate(SecurityConfig(), self.rt.clock, self.rt.recorder, keys, seed=self.config.seed,
+                            platform_run_id=self.rt.run_id)
 
     def receipt_summary(self) -> dict[str, Any]:
         ig: IngestGate = self._need(self.ig, "IG")
