@@ -46,7 +46,7 @@ def scenarios() -> dict[str, Any]:
 
 
 def test_the_security_scenarios_load() -> None:
-    assert set(scenarios()) == {"CH-SIG-TAMPER-FLOOD", "CH-RATE-BURST", "CH-OVERSIZE-FUZZ"}
+    assert {"CH-SIG-TAMPER-FLOOD", "CH-RATE-BURST", "CH-OVERSIZE-FUZZ"} <= set(scenarios())
 
 
 @pytest.mark.parametrize("scenario_id", ["CH-SIG-TAMPER-FLOOD", "CH-RATE-BURST", "CH-OVERSIZE-FUZZ"])
