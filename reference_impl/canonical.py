@@ -4,14 +4,18 @@ here, so the same bytes always give the same digest in every component."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from typing import Any
 
+# One encoder for every call: json.dumps with options builds a new encoder each time (a hot path in IG).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
 
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no whitespace: the form every digest is taken over."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _CANONICAL.encode(value)
 
 
 def sha256_hex(data: str | bytes) -> str:
@@ -29,7 +33,9 @@ def derive_id(*parts: object, length: int = 32) -> str:
     return sha256_hex("|".join(str(p) for p in parts))[:length]
 
 
+@functools.lru_cache(maxsize=1024)
 def utc_iso(epoch_seconds: float) -> str:
-    """RFC 3339 UTC with microseconds and a Z (the form evidence files use)."""
+    """RFC 3339 UTC with microseconds and a Z (the form evidence files use). Cached: an injected clock
+    repeats instants and formatting dominates a gate's receipt when it does."""
     moment = dt.datetime.fromtimestamp(epoch_seconds, tz=dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
