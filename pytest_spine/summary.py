@@ -76,10 +76,8 @@ def write_summary(terminalreporter: Any, spine: Any) -> None:
 
 
 def _scorecard(console: Any, spine: Any) -> None:
-    try:
-        from pytest_spine.rubric import render_terminal_scorecard  # type: ignore[attr-defined]
-    except ImportError:
-        return
+    from pytest_spine.rubric import render_terminal_scorecard
+
     try:
         render_terminal_scorecard(spine.bundle.root, console)
     except Exception as error:  # a scorecard problem must not hide the verdicts above
