@@ -25,6 +25,15 @@ def test_kill_matrix_counts_only_checks_that_pass_on_the_baseline() -> None:
     assert matrix["killers"] == {"CH-B": ["m2"], "INV-A": ["m1"]}
 
 
+def test_a_law_not_applicable_on_the_reference_is_listed_apart_not_as_killing_nothing() -> None:
+    baseline = SuiteRun("(baseline)", 0, 1.0, {"INV-A": "PASS", "CH-BROKER-PARTITION": "NOT_APPLICABLE"})
+    runs = [SuiteRun("m1", 1, 1.0, {"INV-A": "FAIL", "CH-BROKER-PARTITION": "NOT_APPLICABLE"})]
+    matrix = kill_matrix(baseline, runs)
+    assert matrix["laws_without_kill"] == []
+    assert matrix["not_applicable_on_reference"] == ["CH-BROKER-PARTITION"]
+    assert matrix["score"] == 1.0
+
+
 def test_list_names_the_spine_mutants(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["mutants", "list", "--json"]) == 0
     names = {m["name"] for m in json.loads(capsys.readouterr().out)["mutants"]}
