@@ -78,14 +78,21 @@ class StackRun:
 
     def archive(self, folder: str) -> dict[str, Any]:
         """The run's archive objects under ``folder`` (name -> document)."""
+        return self.objects("S3_ARCHIVE_BUCKET", "S3_ARCHIVE_PREFIX_PATTERN", folder)
+
+    def evidence(self) -> dict[str, Any]:
+        """The run's objects under its S3 evidence prefix (relative path -> document)."""
+        return self.objects("S3_EVIDENCE_BUCKET", "S3_EVIDENCE_PREFIX_PATTERN", "")
+
+    def objects(self, bucket_key: str, prefix_key: str, folder: str) -> dict[str, Any]:
         from pytest_spine.stack.s3 import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
         from reference_impl.adapters.s3_store import S3ObjectStore
 
         store = S3ObjectStore(endpoint_url=self.stack.endpoint("s3.endpoint_url"), timeout_s=10.0,
                               client_kwargs={"aws_access_key_id": LOCAL_ACCESS_KEY,
                                              "aws_secret_access_key": LOCAL_SECRET_KEY})
-        bucket = self.registry.bucket("S3_ARCHIVE_BUCKET")
-        prefix = self.registry.prefix("S3_ARCHIVE_PREFIX_PATTERN", platform_run_id=self.run_id) + folder
+        bucket = self.registry.bucket(bucket_key)
+        prefix = self.registry.prefix(prefix_key, platform_run_id=self.run_id) + folder
         return {key[len(prefix):]: json.loads(store.get(bucket, key)) for key in store.list(bucket, prefix)}
 
 
