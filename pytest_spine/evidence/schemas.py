@@ -15,7 +15,7 @@ EVIDENCE_SCHEMA_DIR = SCHEMA_DIR / "evidence"
 
 # Under these folders the second segment names an instance (a scenario run, a security case ...),
 # so all instances share one schema: scenarios/CH-X-seed=3/timeline.json -> scenarios__timeline.
-COLLECTION_FOLDERS = frozenset({"scenarios", "security", "control_plane", "telemetry", "parts"})
+COLLECTION_FOLDERS = frozenset({"scenarios", "security", "control_plane", "telemetry", "parts", "soak"})
 
 
 def schema_name_for(relpath: str) -> str:

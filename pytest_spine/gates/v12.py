@@ -136,6 +136,13 @@ def measure(histories: Mapping[str, Sequence[Operation]]) -> dict[str, Any]:
         times, still_open = _incidents(list(ops))
         incident_times += times
         unrecovered += [f"{name}: {incident}" for incident in still_open]
+    return _figures(invoked, answered, heavy, duplicates, bursts, recovered_bursts, incident_times, unrecovered,
+                    sampled, traceable, window)
+
+
+def _figures(invoked: int, answered: int, heavy: int, duplicates: int, bursts: int, recovered_bursts: int,
+             incident_times: Sequence[float], unrecovered: Sequence[str], sampled: int, traceable: int,
+             window: float) -> dict[str, Any]:
     mttr = (sum(incident_times) / len(incident_times) / 60.0) if incident_times else None
     if unrecovered:
         mttr = math.inf
@@ -146,15 +153,33 @@ def measure(histories: Mapping[str, Sequence[Operation]]) -> dict[str, Any]:
         "heavy_executions": heavy,
         "duplicate_heavy_executions": duplicates if heavy else None,
         "poll_timeout_bursts": bursts,
+        "poll_timeout_recovered": recovered_bursts,
         "poll_timeout_recovery_rate": (recovered_bursts / bursts) if bursts else None,
         "incidents": len(incident_times) + len(unrecovered),
-        "incidents_unrecovered": unrecovered,
+        "incidents_unrecovered": list(unrecovered),
+        "incident_recovery_seconds": list(incident_times),
         "mttr_minutes": mttr,
         "mttr_max_minutes": (max(incident_times) / 60.0) if incident_times else None,
         "sampled_tasks": sampled,
+        "traceable_tasks": traceable,
         "traceability_ratio": (traceable / sampled) if sampled else None,
         "window_seconds": window,
     }
+
+
+def combine(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The gate's figures over several separately measured windows (``measure`` results), exactly as if their
+    histories had been measured together: counts add up, rates and MTTR are recomputed from the sums."""
+    def total(key: str) -> int:
+        return sum(int(part.get(key) or 0) for part in parts)
+
+    updates = total("command_updates")
+    return _figures(updates, updates - total("command_errors"), total("heavy_executions"),
+                    total("duplicate_heavy_executions"), total("poll_timeout_bursts"), total("poll_timeout_recovered"),
+                    [float(t) for part in parts for t in part.get("incident_recovery_seconds") or ()],
+                    [str(x) for part in parts for x in part.get("incidents_unrecovered") or ()],
+                    total("sampled_tasks"), total("traceable_tasks"),
+                    sum(float(part.get("window_seconds") or 0.0) for part in parts))
 
 
 def _row(key: str, label: str, value: Any, ok: bool | None, missing: str, measured: str) -> GateRow:

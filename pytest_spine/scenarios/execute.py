@@ -36,6 +36,9 @@ def _reference(platform_run_id: str, seed: int, mutant: str | None, history: His
 
 
 _DRIVERS: dict[str, DriverFactory] = {"reference": _reference}
+# Live environments: a destructive scenario (declared ``target.destructive``) runs there only with
+# --spine-allow-destructive. The reference and the throwaway local stack are the harness's own.
+LIVE_ENVS = frozenset({"dev_min"})
 
 
 def register_driver(env: str, factory: DriverFactory) -> None:
@@ -69,17 +72,25 @@ def collect(rootdir: Path | None, seed: int | None) -> Catalogue:
 
 def execute(spine: Any, scenario: Scenario, seed: int) -> tuple[Verdict, ScenarioResult | None]:
     """Run one instance for the ``spine`` session and write its evidence; returns its verdict."""
-    env = spine.settings.env
-    if env not in scenario.envs:
-        return _na(scenario, seed, f"{scenario.id} is declared for {', '.join(scenario.envs)}, not {env!r}"), None
-    if scenario.destructive and env != "reference" and not spine.settings.allow_destructive:
-        return _na(scenario, seed, f"{scenario.id} harms the target; pass --spine-allow-destructive to run it "
-                                   f"on {env!r}"), None
-    factory = _DRIVERS.get(env)
-    if factory is None:
-        return _na(scenario, seed, f"no chaos driver is registered for target {env!r}"), None
-    instance = scenario.instance_id(seed)
     history = History(ManualClock(spine.clock.now()))
+    scale = float(getattr(spine.run, "workload_scale", 1.0))
+    verdict, result = run_instance(spine, scenario, seed, history,
+                                   on_close=lambda: write_evidence(spine, scenario, seed, history, None, scale))
+    if result is not None:
+        write_evidence(spine, scenario, seed, history, result, scale)
+    return verdict, result
+
+
+def run_instance(spine: Any, scenario: Scenario, seed: int, history: History,
+                 on_close: Callable[[], None] | None = None) -> tuple[Verdict, ScenarioResult | None]:
+    """Run one instance on a fresh driver of the session's target, writing no evidence. ``on_close`` runs once
+    the driver is closed, even when the run raised (KeyboardInterrupt included)."""
+    env = spine.settings.env
+    problem = applicable(spine, scenario)
+    if problem is not None:
+        return _na(scenario, seed, problem), None
+    factory = _DRIVERS[env]
+    instance = scenario.instance_id(seed)
     run_id = f"{spine.settings.platform_run_id}-{instance}"
     try:
         driver = factory(run_id, seed, spine.settings.mutant, history)
@@ -91,9 +102,21 @@ def execute(spine: Any, scenario: Scenario, seed: int) -> tuple[Verdict, Scenari
         result = run_scenario(scenario, seed, driver, scale=scale)
     finally:
         driver.close()
-        write_evidence(spine, scenario, seed, history, None, scale)
-    write_evidence(spine, scenario, seed, history, result, scale)
+        if on_close is not None:
+            on_close()
     return result.verdict, result
+
+
+def applicable(spine: Any, scenario: Scenario) -> str | None:
+    """Why ``scenario`` cannot run on the session's target (None when it can)."""
+    env = spine.settings.env
+    if env not in scenario.envs:
+        return f"{scenario.id} is declared for {', '.join(scenario.envs)}, not {env!r}{_requirement(scenario)}"
+    if scenario.destructive and env in LIVE_ENVS and not spine.settings.allow_destructive:
+        return f"{scenario.id} harms the target; pass --spine-allow-destructive to run it on {env!r}"
+    if env not in _DRIVERS:
+        return f"no chaos driver is registered for target {env!r}"
+    return None
 
 
 # (session, instance) -> what put_history stored: the history is written once, even if the run crashed.
@@ -125,6 +148,21 @@ def write_evidence(spine: Any, scenario: Scenario, seed: int, history: History, 
         if part.check_id.endswith(("/rollback", "/steady-state-after")):
             spine.record(Verdict(f"{instance}/{part.check_id.split('/', 1)[1]}", part.kind, part.status,
                                  part.reason, figures=part.figures))
+
+
+def _requirement(scenario: Scenario) -> str:
+    """Why a scenario needs another target, from what its faults and workload need."""
+    from pytest_spine.faults.base import fault_kinds
+    from pytest_spine.scenarios.workloads import workloads
+
+    kinds = fault_kinds()
+    needs = set(workloads()[scenario.workload.generator].needs)
+    for fault in scenario.faults:
+        needs |= kinds[fault.kind].needs
+    if "network_faults" in needs:
+        return (": its faults are network faults (Toxiproxy between the platform and Kafka/S3), which need a "
+                "target over real services: local_parity, or dev_min with --spine-allow-destructive")
+    return ""
 
 
 def _na(scenario: Scenario, seed: int, reason: str) -> Verdict:

@@ -23,7 +23,7 @@ import pytest
 
 import pytest_spine.scenarios.control_plane  # the CP scenario files need its generator
 from pytest_spine.errors import EnvironmentFault
-from pytest_spine.gates.v12 import DOCUMENT, evaluate, gate_document, gate_verdict, measure
+from pytest_spine.gates.v12 import DOCUMENT, combine, evaluate, gate_document, gate_verdict, measure
 from pytest_spine.history import Operation
 from pytest_spine.invariants.control_plane import CP_IDS
 from pytest_spine.invariants.registry import CheckContext, get, run_checks
@@ -42,14 +42,7 @@ class _Runs:
     problem: Verdict | None = None  # NOT_APPLICABLE or BLOCKED for every item, with the reason
 
 
-MAX_SOAK_RUNS = 500
 _LOCK = threading.Lock()
-
-
-def _span(ops: Sequence[Operation]) -> float:
-    """Seconds of the control plane's injected clock a history covers."""
-    times = [float(op.value["at"]) for op in ops if isinstance(op.value.get("at"), int | float)]
-    return max(times) - min(times) if times else 0.0
 # Keyed by the session object itself (weakly), so a later session never sees an earlier one's runs.
 _CACHE: weakref.WeakKeyDictionary[Any, _Runs] = weakref.WeakKeyDictionary()
 
@@ -69,17 +62,6 @@ def _run_all(spine: Any) -> _Runs:
                                         platform_run_id=spine.run.platform_run_id)
                 histories[workload] = run.operations
                 summaries[workload] = dict(run.summary)
-            # --spine-soak: more baseline windows (new seeds) until the injected clock covers the duration.
-            soak = float(getattr(spine.settings, "soak_seconds", None) or 0.0)
-            covered = sum(_span(ops) for ops in histories.values())
-            for number in range(1, MAX_SOAK_RUNS + 1):
-                if covered >= soak:
-                    break
-                run = run_control_plane("CP-BASELINE", seed=spine.seed + number, mutant=spine.run.mutant,
-                                        store=store, platform_run_id=spine.run.platform_run_id)
-                histories[f"CP-SOAK-{number}"] = run.operations
-                summaries[f"CP-SOAK-{number}"] = dict(run.summary)
-                covered += _span(run.operations)
         else:
             for workload in WORKLOADS:
                 found = spine.target.probe("control_plane_workload", workload=workload, seed=spine.seed)
@@ -153,17 +135,35 @@ def test_control_plane(spine: Any, check_id: str) -> None:
 
 
 @pytest.mark.xdist_group("spine-control-plane")
-def test_control_plane_v12_gate(spine: Any) -> None:
-    """The v1.2 gate (seed 001) from the control-plane histories and the CP-* verdicts; writes v12_gate.json."""
+def test_control_plane_v12_gate(spine: Any, request: pytest.FixtureRequest) -> None:
+    """The v1.2 gate (seed 001) from the control-plane histories and the CP-* verdicts; writes v12_gate.json.
+
+    With ``--spine-soak`` its figures also cover the soak window (``soak/soak_window.json``): the counts of every
+    soak iteration that ran a control plane are added to the baseline workloads' before the rates are taken."""
     runs = _runs(spine)
     if runs.problem is not None:
         spine.report(Verdict("V12-GATE", KIND, runs.problem.status, runs.problem.reason))
         return
     verdicts = [_verdict(check_id, runs) for check_id in CP_IDS]
     figures = measure(runs.histories)
+    soak = None
+    if getattr(spine.settings, "soak_seconds", None):
+        from pytest_spine.scenarios.soak_session import soak_window
+
+        soak = soak_window(spine, request.config)
+        figures = combine([figures, *soak.measured()])
     rows = evaluate(figures, verdicts)
     document = gate_document(spine.run.platform_run_id, "", figures, rows, list(runs.histories), runs.store)
     del document["written_at_utc"]  # the bundle stamps it on its own clock
+    evidence: tuple[str, ...] = (DOCUMENT, *runs.evidence)
+    if soak is not None:
+        from pytest_spine.scenarios.soak import SOAK_DOC
+
+        document["soak"] = {"document": SOAK_DOC, "requested_seconds": soak.requested_seconds,
+                            "window_seconds": round(soak.elapsed_seconds, 3), "iterations": len(soak.iterations),
+                            "failures": len(soak.failures), "interrupted": soak.interrupted,
+                            "seeds": list(soak.seeds), "figures": soak.figures()}
+        evidence += (SOAK_DOC,)
     spine.bundle.put(DOCUMENT, document)
     spine.add_figures(**{f"v12_{k}": v for k, v in document["figures"].items()})
-    spine.report(gate_verdict(rows, evidence=(DOCUMENT, *runs.evidence)))
+    spine.report(gate_verdict(rows, evidence=evidence))

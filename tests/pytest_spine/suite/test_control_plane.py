@@ -72,11 +72,19 @@ def test_a_database_that_is_down_is_an_environment_fault(pytester: pytest.Pytest
     assert verdicts["V12-GATE"]["status"] == "BLOCKED"
 
 
-def test_a_soak_window_adds_baseline_windows_until_the_injected_clock_covers_it(pytester: pytest.Pytester) -> None:
-    result, bundle = run_cp(pytester, "-k", "v12", "--spine-soak=3h")
+def test_with_a_soak_the_v12_gate_measures_the_soak_window_too(pytester: pytest.Pytester) -> None:
+    # -k v12 leaves the soak item out: the gate item runs the session's soak window itself (one per session).
+    result, bundle = run_cp(pytester, "-k", "v12", "--spine-soak=1s", "--spine-scenario=CH-POLL-TIMEOUT-BURST")
     result.assert_outcomes(passed=1)
     gate = json.loads((bundle / "control_plane" / "v12_gate.json").read_text())
-    assert gate["window_seconds"] >= 3 * 3600
-    soaks = sorted(p.name for p in (bundle / "control_plane").iterdir() if p.name.startswith("CP-SOAK-"))
-    assert soaks == ["CP-SOAK-1", "CP-SOAK-2"]
-    assert gate["workloads"][-2:] == soaks
+    window = json.loads((bundle / "soak" / "soak_window.json").read_text())
+    soak = gate["soak"]
+    assert soak["document"] == "soak/soak_window.json"
+    assert soak["iterations"] == len(window["iterations"]) >= 1
+    assert soak["seeds"] == window["seeds"] and len(set(soak["seeds"])) == len(soak["seeds"])
+    assert {i["scenario"] for i in window["iterations"]} == {"CH-POLL-TIMEOUT-BURST"}
+    # The gate's counts are the baseline workloads' plus the window's: the window is inside the gate's figures.
+    assert gate["figures"]["command_updates"] > window["figures"]["command_updates"] > 0
+    assert gate["figures"]["poll_timeout_bursts"] > window["figures"]["poll_timeout_bursts"] > 0
+    assert not [p.name for p in (bundle / "control_plane").iterdir() if p.name.startswith("CP-SOAK-")]
+    assert "soak/soak_window.json" in verdicts_of(bundle)["V12-GATE"]["evidence"]
