@@ -134,6 +134,11 @@ _ALL: tuple[Mutant, ...] = (
            ("P12-evidence_preserved", "P12-nothing_left_running")),
     Mutant("evidence_purged_on_teardown", "teardown deletes the run's evidence prefix", "teardown",
            ("P12-evidence_preserved",)),
+    # --- network / object-store chaos on the real stack (CH-S3-FAULTS)
+    Mutant("evidence_put_unchecked", "the evidence writer swallows a failed put and reports the document "
+           "written (the run passes on evidence it does not have)", "evidence",
+           ("CH-S3-FAULTS/writes_failed", "CH-S3-FAULTS/failed_reported_pass", "CH-S3-FAULTS/fail_closed",
+            "CH-S3-FAULTS/missing_after_rewrite")),
 )
 
 MUTANTS: Mapping[str, Mutant] = MappingProxyType({m.name: m for m in _ALL})

@@ -14,7 +14,10 @@ from pytest_spine.history import History
 from pytest_spine.invariants.registry import EvidenceReader
 
 # Names a driver may list in ``capabilities``; workloads and fault kinds say which they need.
-CAPABILITIES = frozenset({"ingest", "consume", "restart_consumer", "decide", "close_run", "fault_points", "gates"})
+# ``read_topic`` and ``object_evidence`` read the substrate's truth (what is on a topic, what objects the store
+# holds); ``network_faults`` is a Toxiproxy in front of the services (pytest_spine.faults.toxics).
+CAPABILITIES = frozenset({"ingest", "consume", "restart_consumer", "decide", "close_run", "fault_points", "gates",
+                          "read_topic", "object_evidence", "network_faults"})
 
 
 class ChaosDriver(Protocol):
@@ -71,3 +74,17 @@ class ChaosDriver(Protocol):
     def evidence(self) -> EvidenceReader: ...
 
     def close(self) -> None: ...
+
+
+class SubstrateDriver(Protocol):
+    """The reads and writes of a driver with ``read_topic`` and ``object_evidence``."""
+
+    def published_event_ids(self, event_class: str = "traffic") -> frozenset[str]: ...
+
+    def write_evidence(self, relpath: str, document: Mapping[str, Any]) -> bool: ...
+
+    def evidence_key(self, relpath: str) -> str: ...
+
+    def evidence_status(self) -> Mapping[str, Any]: ...
+
+    def evidence_objects(self) -> Mapping[str, bytes]: ...

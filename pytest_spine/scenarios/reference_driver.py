@@ -10,6 +10,7 @@ never by patching the checks.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import zlib
 from collections.abc import Callable, Mapping
@@ -23,6 +24,7 @@ from pytest_spine.targets.base import PhaseOutcome
 
 BRING_UP = ("P(-1)", "P0", "P1", "P2")
 TRAFFIC = "traffic"
+_READERS = itertools.count(1)
 
 
 class ConsumerCrash(Exception):
@@ -52,7 +54,13 @@ class MemoryEvidence:
 class ReferenceDriver:
     name = "reference"
     capabilities = frozenset({"ingest", "consume", "restart_consumer", "decide", "close_run", "fault_points",
-                              "gates"})
+                              "gates", "read_topic", "object_evidence"})
+    # Targets over real services set these: the Toxiproxy client and link -> proxy (network_faults), and the
+    # direct (unproxied) bus and store the truth is read from, so a fault never blinds the checks.
+    toxiproxy: Any = None
+    links: Mapping[str, str] = {}
+    truth_bus: Any = None
+    truth_store: Any = None
 
     def __init__(self, platform: Any, history: History, clock: Clock, evidence: MemoryEvidence) -> None:
         self.platform = platform
@@ -60,6 +68,7 @@ class ReferenceDriver:
         self.clock = clock
         self._evidence = evidence
         self.security_mutant: str | None = None
+        self._objects: Any = None
         self.platform_run_id: str = platform.rt.run_id
         self._headers = platform.auth_headers()
         handles = platform.config.handles
@@ -225,7 +234,57 @@ class ReferenceDriver:
         self.platform.faults.disarm(point)
 
     def armed(self) -> list[str]:
-        return list(self.platform.faults.armed())
+        """Armed fault points, and toxics still on this driver's proxies (a rollback that did not happen)."""
+        armed = list(self.platform.faults.armed())
+        if self.toxiproxy is not None:
+            for proxy in sorted(set(self.links.values())):
+                armed.extend(f"toxic:{proxy}/{toxic.name}" for toxic in self.toxiproxy.toxics(proxy))
+        return armed
+
+    # -- substrate truth and evidence objects ------------------------------------------------------
+    def published_event_ids(self, event_class: str = TRAFFIC) -> frozenset[str]:
+        """Event ids of this run on the topic of ``event_class``, read over the direct bus from the start."""
+        handles = self.platform.config.handles
+        topic = handles.topic_for_class(self._classes.get(event_class, event_class)).name
+        bus = self.truth_bus if self.truth_bus is not None else self.platform.bus
+        reader = f"spine-truth-{self.platform_run_id}-{next(_READERS)}"
+        found: set[str] = set()
+        while True:
+            records = bus.poll(reader, topic, max_records=10_000)
+            if not records:
+                return frozenset(found)
+            found.update(str(r.value.get("event_id")) for r in records
+                         if r.value.get("platform_run_id") == self.platform_run_id)
+
+    def _evidence_writer(self) -> Any:
+        if self._objects is None:
+            from reference_impl.evidence_objects import EvidenceObjects
+
+            self._objects = EvidenceObjects(self.platform.rt)
+        return self._objects
+
+    def write_evidence(self, relpath: str, document: Mapping[str, Any]) -> bool:
+        """Write one evidence object through the platform's writer: True when it reports the write done."""
+        from reference_impl.evidence_objects import EvidenceWriteFailed
+
+        try:
+            self._evidence_writer().put(relpath, document)
+        except EvidenceWriteFailed:
+            return False
+        return True
+
+    def evidence_key(self, relpath: str) -> str:
+        return str(self._evidence_writer().key(relpath))
+
+    def evidence_status(self) -> Mapping[str, Any]:
+        """What the platform reports about its evidence objects (PASS only with none left failed)."""
+        return dict(self._evidence_writer().status())
+
+    def evidence_objects(self) -> Mapping[str, bytes]:
+        """Every object under the run's evidence root, read over the direct store: key -> body."""
+        writer = self._evidence_writer()
+        store = self.truth_store if self.truth_store is not None else self.platform.store
+        return {key: bytes(store.get(writer.bucket, key)) for key in store.list(writer.bucket, writer.root)}
 
     # -- observation --------------------------------------------------------------------------------
     def gate(self, criterion_id: str) -> tuple[str, str]:

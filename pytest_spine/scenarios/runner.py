@@ -11,13 +11,13 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pytest_spine.clock import seeded_random
 from pytest_spine.faults.base import FaultKind, fault_kinds
 from pytest_spine.history import Operation
 from pytest_spine.invariants.registry import CheckContext, get, run_checks
-from pytest_spine.scenarios.driver import ChaosDriver
+from pytest_spine.scenarios.driver import ChaosDriver, SubstrateDriver
 from pytest_spine.scenarios.model import Fault, Scenario
 from pytest_spine.scenarios.workloads import Figures, workloads
 from pytest_spine.verdicts import Status, Verdict, merge
@@ -130,7 +130,8 @@ def run_scenario(scenario: Scenario, seed: int, driver: ChaosDriver, *, scale: f
         na = Verdict(scenario.id, KIND, Status.NOT_APPLICABLE, reason, figures={"seed": seed})
         return ScenarioResult(scenario, seed, na, (), na, {}, ())
 
-    before = _steady_state(scenario, driver, "before", rng)
+    evidence_probes = "object_evidence" in spec.needs
+    before = _steady_state(scenario, driver, "before", rng, evidence_probes)
     faults = _Faults(scenario, driver)
     figures: Figures = {}
     workload_error: BaseException | None = None
@@ -154,7 +155,7 @@ def run_scenario(scenario: Scenario, seed: int, driver: ChaosDriver, *, scale: f
         "every fault was rolled back" if rollback_ok else
         f"rollback incomplete: {'; '.join(faults.rollback_failures) or ''} still armed: {leftover}",
         figures={"faults": len(scenario.faults)}))
-    after = _steady_state(scenario, driver, "after", rng)
+    after = _steady_state(scenario, driver, "after", rng, evidence_probes)
     parts.append(after)
 
     ops = tuple(driver.history.operations())
@@ -205,8 +206,10 @@ def _drive(generator: Iterator[float], on_progress: Callable[[float], None]) -> 
         on_progress(float(progress))
 
 
-def _steady_state(scenario: Scenario, driver: ChaosDriver, when: str, rng: random.Random) -> Verdict:
-    """Fresh events must be admitted and the steady-state invariants must hold over the history so far."""
+def _steady_state(scenario: Scenario, driver: ChaosDriver, when: str, rng: random.Random,
+                  evidence_probes: bool = False) -> Verdict:
+    """Fresh events must be admitted and the steady-state invariants must hold over the history so far; for
+    a workload on evidence objects, fresh evidence documents must also be written and read back whole."""
     check_id = f"{scenario.id}/steady-state-{when}"
     admitted = 0
     probes = scenario.steady_state.probe_events if "ingest" in driver.capabilities else 0
@@ -216,12 +219,41 @@ def _steady_state(scenario: Scenario, driver: ChaosDriver, when: str, rng: rando
     problems = []
     if admitted != probes:
         problems.append(f"{admitted} of {probes} fresh probe events were admitted")
+    figures: dict[str, Any] = {"probe_events": probes, "admitted": admitted}
+    if evidence_probes and "object_evidence" in driver.capabilities:
+        written = _evidence_probes(cast(SubstrateDriver, driver), when, scenario.steady_state.probe_events, rng)
+        figures.update(probe_documents=scenario.steady_state.probe_events, documents_whole=written)
+        if written != scenario.steady_state.probe_events:
+            problems.append(f"{written} of {scenario.steady_state.probe_events} probe evidence documents were "
+                            "written and read back whole")
     if scenario.steady_state.invariants:
         verdicts = run_checks(driver.history.operations(), CheckContext(platform_run_id=driver.platform_run_id),
                               [get(i) for i in scenario.steady_state.invariants])
         problems.extend(f"{v.check_id}: {v.reason}" for v in verdicts if v.status.is_failure)
     status = Status.FAIL if problems else Status.PASS
+    documents = (f", {figures['documents_whole']}/{figures['probe_documents']} probe evidence documents whole"
+                 if "probe_documents" in figures else "")
     reason = "; ".join(problems) if problems else (
-        f"steady {when} the faults: {admitted}/{probes} probe events admitted, "
-        f"{len(scenario.steady_state.invariants)} invariants hold")
-    return Verdict(check_id, KIND, status, reason, figures={"probe_events": probes, "admitted": admitted})
+        f"steady {when} the faults: {admitted}/{probes} probe events admitted{documents}, "
+        f"{len(scenario.steady_state.invariants)} steady-state invariants hold")
+    return Verdict(check_id, KIND, status, reason, figures=figures)
+
+
+def _evidence_probes(driver: SubstrateDriver, when: str, count: int, rng: random.Random) -> int:
+    """Write ``count`` small evidence documents; how many the writer confirmed and the store holds whole."""
+    import json
+
+    sent = {}
+    for number in range(count):
+        relpath = f"steady/{when}-{number}-{rng.randrange(1 << 30)}.json"
+        document = {"probe": relpath}
+        if driver.write_evidence(relpath, document):
+            sent[driver.evidence_key(relpath)] = document
+    held = driver.evidence_objects()
+    whole = 0
+    for key, document in sent.items():
+        try:
+            whole += key in held and json.loads(held[key]) == document
+        except ValueError:
+            continue
+    return whole

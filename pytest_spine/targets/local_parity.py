@@ -36,6 +36,11 @@ from reference_impl.platform import SpinePlatform
 
 # How long a publish waits for the broker's acknowledgement before it is an unknown outcome.
 BUS_TIMEOUT_S = 10.0
+# A scenario's object-store calls on loopback: long enough for a slowed link, short enough that a
+# partitioned one fails in seconds (each put is tried twice).
+SCENARIO_STORE_TIMEOUT_S = 5.0
+# Scenario links (pytest_spine.faults.toxics) -> the stack's Toxiproxy proxies.
+PROXIED_LINKS: Mapping[str, str] = {"bus": "kafka", "object_store": "s3", "gate": "ig"}
 
 NOT_APPLICABLE: Mapping[str, str] = {
     "P(-1)-image_in_registry": "no container registry on the local stack; the local translation is "
@@ -232,10 +237,9 @@ def local_parity_driver(platform_run_id: str, seed: int, mutant: str | None, his
     faults = FaultPoints()
     bus = KafkaBus(endpoints.get("kafka.bootstrap_proxied", endpoints["kafka.bootstrap"]),
                    client_id=f"scenario-{platform_run_id}", timeout_s=BUS_TIMEOUT_S, faults=faults)
+    credentials = {"aws_access_key_id": LOCAL_ACCESS_KEY, "aws_secret_access_key": LOCAL_SECRET_KEY}
     store = S3ObjectStore(endpoint_url=endpoints.get("s3.endpoint_url_proxied", endpoints["s3.endpoint_url"]),
-                          timeout_s=10.0, faults=faults,
-                          client_kwargs={"aws_access_key_id": LOCAL_ACCESS_KEY,
-                                         "aws_secret_access_key": LOCAL_SECRET_KEY})
+                          timeout_s=SCENARIO_STORE_TIMEOUT_S, faults=faults, client_kwargs=credentials)
     LocalParityTarget._clear_stale_leases(store, registry)
     spine_mutant = mutant if mutant in MUTANTS else None
     config = PlatformConfig(platform_run_id=platform_run_id, seed=seed, env="local_parity",
@@ -254,13 +258,32 @@ def local_parity_driver(platform_run_id: str, seed: int, mutant: str | None, his
                                     f"failed: {report.error}")
     driver = ReferenceDriver(platform, history, clock, evidence)
     driver.name = "local_parity"
+    # The truth is read over the direct endpoints, so a fault on the proxied links never blinds the checks.
+    truth_bus = KafkaBus(endpoints["kafka.bootstrap"], client_id=f"scenario-truth-{platform_run_id}",
+                         timeout_s=BUS_TIMEOUT_S)
+    driver.truth_bus = truth_bus
+    driver.truth_store = S3ObjectStore(endpoint_url=endpoints["s3.endpoint_url"], timeout_s=10.0,
+                                       client_kwargs=credentials)
+    if "toxiproxy" in state.services:
+        driver.toxiproxy = ToxiproxyApi(state.endpoint("toxiproxy.api_url"))
+        driver.toxiproxy.reset()  # no toxic of an earlier, interrupted run leaks into this one
+        driver.links = {link: proxy for link, proxy in PROXIED_LINKS.items()
+                        if proxy in driver.toxiproxy.proxies()}
+        driver.capabilities = driver.capabilities | {"network_faults"}
     inner_close = driver.close
 
     def close() -> None:
         try:
             inner_close()
         finally:
-            bus.close()
+            try:
+                if driver.toxiproxy is not None:
+                    # The last line of rollback: whatever a failed scenario left on the proxies goes.
+                    with contextlib.suppress(EnvironmentFault):
+                        driver.toxiproxy.reset()
+            finally:
+                truth_bus.close()
+                bus.close()
 
     driver.close = close  # type: ignore[method-assign]
     return driver

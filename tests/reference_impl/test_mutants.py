@@ -48,6 +48,18 @@ def _ambiguity_hidden(r: Run) -> bool:
     return resp.outcome == "ADMIT"
 
 
+def _evidence_failure_hidden(r: Run) -> bool:
+    from reference_impl.evidence_objects import EvidenceObjects, EvidenceWriteFailed
+
+    writer = EvidenceObjects(r.until("P2").p.rt)
+    r.p.faults.arm("store.put.before", ConnectionError("store unreachable"), times=1)
+    try:
+        writer.put("chaos/doc-1.json", {"n": 1})
+    except EvidenceWriteFailed:
+        return False
+    return writer.status()["status"] == "PASS"
+
+
 def _case_appends_doubled(r: Run) -> bool:
     return r.until("P12").doc("case_labels/case_summary.json")["max_appends_per_idempotency_key"] > 1
 
@@ -119,6 +131,7 @@ SHOWS: dict[str, Callable[[Run], bool]] = {
     "closure_marker_missing": lambda r: "run_completed.json" not in r.until("P11").evidence.documents,
     "closure_incomplete": lambda r: "reconciliation.json" not in r.until("P11").evidence.documents,
     "daemon_left_running": lambda r: r.until("P12").p.drill("running_daemons")["running"] != [],
+    "evidence_put_unchecked": _evidence_failure_hidden,
     "evidence_purged_on_teardown": lambda r: r.until("P12").doc("teardown/teardown_proof.json")
     ["evidence_preserved"] is False,
 }
