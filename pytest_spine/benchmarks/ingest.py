@@ -1,9 +1,13 @@
-"""``spine bench ingest --events N``: events/s through the reference ingestion gate's dedupe path.
+"""``spine bench ingest --events N [--env reference|local_parity]``: events/s through the ingestion gate.
 
-Three figures: the dedupe decision itself (key + admission look-up); the whole gate (auth, run scope,
-validation, payload hash, dedupe, receipt append; nothing recorded); and the same traffic as the
-scenarios see it (every request and answer recorded in a History). Replays of a small admitted set are
-what a replay flood sends. ``--env`` names the target; only ``reference`` (in-process) is built in.
+On ``reference`` (in-process), three figures: the dedupe decision itself (key + admission look-up); the
+whole gate (auth, run scope, validation, payload hash, dedupe, receipt append; nothing recorded); and the
+same traffic as the scenarios see it (every request and answer recorded in a History). Replays of a small
+admitted set are what a replay flood sends.
+
+On ``local_parity`` (the running local stack: ``--stack-dir`` or ``$SPINE_STACK_DIR``), fresh events
+through the real HTTP ingestion gate process into Kafka (each answered only after the broker's
+acknowledgement), and acknowledged produces per second through ``KafkaBus`` alone, on a scratch topic.
 """
 
 from __future__ import annotations
@@ -14,22 +18,31 @@ import time
 from typing import Any
 
 KIND = "ingest"
-HELP = "Events/s through the reference IG dedupe path (in-process)"
+HELP = "Events/s through the ingestion gate: in-process (reference) or over HTTP into Kafka (local_parity)"
+ENVS = ("reference", "local_parity")
+DEFAULT_EVENTS = {"reference": 100_000, "local_parity": 2_000}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--events", type=int, default=100_000, help="Replayed events to send")
-    parser.add_argument("--distinct", type=int, default=1000, help="Distinct events admitted first")
-    parser.add_argument("--env", default="reference", help="Target (only 'reference' is built in)")
+    parser.add_argument("--events", type=int, default=None,
+                        help="Events to send (default 100000 replays on reference, 2000 on local_parity)")
+    parser.add_argument("--distinct", type=int, default=1000, help="Distinct events admitted first (reference)")
+    parser.add_argument("--env", default="reference", help="Target: reference (in-process) or local_parity")
+    parser.add_argument("--stack-dir", default=None,
+                        help="The running local stack (local_parity; default $SPINE_STACK_DIR or .spine/stack)")
     parser.add_argument("--seed", type=int, default=0)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from pytest_spine.errors import ConfigError
 
-    if args.env != "reference":
+    if args.env not in ENVS:
         raise ConfigError(f"spine bench ingest --env {args.env!r} is not available in this build; "
-                          "use --env reference")
+                          f"use --env {' or --env '.join(ENVS)}")
+    if args.events is None:
+        args.events = DEFAULT_EVENTS[args.env]
+    if args.env == "local_parity":
+        return run_local_parity(args)
     if args.events < 1 or args.distinct < 1:
         raise ConfigError(f"--events and --distinct must be positive, given: {args.events}, {args.distinct}")
     from pytest_spine.clock import ManualClock
@@ -74,6 +87,32 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     figures["recorded_events_per_second"] = args.events / elapsed
     figures["history_operations"] = len(recorded.history)
+    return figures
+
+
+def run_local_parity(args: argparse.Namespace) -> dict[str, Any]:
+    """Through the real gate process into Kafka, then KafkaBus alone; the stack must already run."""
+    from pathlib import Path
+
+    from pytest_spine.errors import ConfigError
+    from pytest_spine.stack.bench import bench_bus_produce, bench_gate_ingest
+    from pytest_spine.stack.fixture import STACK_DIR_ENV, running_stack, stack_dir_default
+
+    if args.events < 1:
+        raise ConfigError(f"--events must be a positive count, given: {args.events}")
+    directory = Path(args.stack_dir) if args.stack_dir else stack_dir_default()
+    state = running_stack(directory)
+    if state is None:
+        raise ConfigError(f"no running local stack in {directory.resolve()}: start one with "
+                          f"'spine stack up --dir {directory}', or point --stack-dir (or ${STACK_DIR_ENV}) at a "
+                          "running one ('spine stack status --dir DIR' tells)")
+    missing = [name for name in ("kafka", "s3") if name not in state.services]
+    if missing:
+        raise ConfigError(f"the local stack in {state.stack_dir} runs without {', '.join(missing)}; restart it "
+                          "with every service ('spine stack down' then 'spine stack up')")
+    figures: dict[str, Any] = {"env": "local_parity", "stack_dir": state.stack_dir}
+    figures.update(bench_gate_ingest(state, args.events, seed=args.seed))
+    figures.update(bench_bus_produce(state.endpoint("kafka.bootstrap"), args.events, seed=args.seed))
     return figures
 
 

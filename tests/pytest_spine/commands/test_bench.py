@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +36,11 @@ def test_bench_ingest_prints_figures(capsys: pytest.CaptureFixture[str]) -> None
 def test_bench_ingest_other_env_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "ingest", "--env", "dev_min"]) == 2
     assert "not available in this build" in capsys.readouterr().err
+
+
+def test_bench_ingest_on_local_parity_without_a_stack_names_the_fix(capsys: pytest.CaptureFixture[str],
+                                                                      tmp_path: Path) -> None:
+    assert main(["bench", "ingest", "--env", "local_parity", "--stack-dir", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert f"no running local stack in {tmp_path / 'none'}: start one with 'spine stack up --dir " in err
+    assert "--stack-dir (or $SPINE_STACK_DIR)" in err
