@@ -36,6 +36,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "spine_security: a security or abuse gate")
     config.addinivalue_line("markers", "spine_control_plane: a control-plane invariant or gate")
     config.addinivalue_line("markers", "spine_telemetry: a telemetry, metrics or run-history gate")
+    config.addinivalue_line("markers", "spine_soak: the soak window of --spine-soak (collected only then)")
+    config.addinivalue_line("markers", "services: needs real local services (a scenario of the local_parity stack)")
     config.addinivalue_line("markers", "slow: long-running (e.g. a 100,000-event flood); deselect with -m 'not slow'")
     if config.getoption("spine_env") is None:
         return
@@ -47,6 +49,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if getattr(config.option, "dist", "no") == "load":
         # One worker must own the phase machine (its evidence is write-once): keep xdist groups together.
         config.option.dist = "loadgroup"
+    from pytest_spine.settings import share_xdist_groups
+
+    share_xdist_groups(config)
     if not spine.settings.is_worker and _in_main_thread():
         config.stash[_previous_sigterm] = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
 
@@ -56,15 +61,18 @@ def pytest_configure_node(node: Any) -> None:  # pytest-xdist: workers join the 
     if spine is not None:
         node.workerinput["spine_run_id"] = spine.settings.platform_run_id
         node.workerinput["spine_evidence_dir"] = str(spine.settings.evidence_dir)
+        from pytest_spine.settings import share_xdist_groups
+
+        share_xdist_groups(node.config, node.workerinput)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     spine = config.stash.get(session_key, None)
-    if spine is None or not spine.settings.scenarios:
+    if spine is None:
         return
-    from pytest_spine.settings import select_scenarios
+    from pytest_spine.settings import arrange_items
 
-    select_scenarios(config, items, spine.settings.scenarios)
+    arrange_items(config, items, spine.settings)
 
 
 @pytest.fixture(scope="session")
@@ -83,7 +91,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     from pytest_spine.settings import finish_session
 
-    finish_session(session.config, spine, exitstatus)
+    session.exitstatus = finish_session(session, spine, exitstatus)  # non-zero exactly when the gate says No-Go
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -103,6 +111,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def _collect_packaged_suite(config: pytest.Config) -> None:
     suite = str(SUITE_DIR)
+    if not config.getoption("spine_soak"):
+        config.option.ignore = [*(config.option.ignore or []), str(SUITE_DIR / "test_soak.py")]
     if config.args_source == pytest.Config.ArgsSource.ARGS:
         if suite not in config.args:
             config.args.append(suite)

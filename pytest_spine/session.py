@@ -4,7 +4,7 @@ the phase runner and the verdicts. Lives in ``config.stash``; the ``spine`` fixt
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,49 @@ class SpineSettings:
         return self.worker_id is not None
 
 
+@dataclass(frozen=True, slots=True)
+class GateDecision:
+    """The run's release decision (docs/ci.md): Go only when every recorded check passed (or was not applicable),
+    no test item failed, the rubric's automatic No-Go conditions did not fire and the run finished. The process
+    exit status is non-zero exactly when this is No-Go."""
+
+    go: bool
+    reasons: tuple[str, ...]
+    rubric_decision: str | None = None
+
+    @property
+    def label(self) -> str:
+        return "Go" if self.go else "No-Go"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"decision": self.label, "reasons": list(self.reasons), "rubric_decision": self.rubric_decision}
+
+
+def decide_gate(verdicts: Sequence[Verdict], *, failed_items: int, run_problem: str | None,
+                rubric_decision: str | None, rubric_no_go: Sequence[str]) -> GateDecision:
+    """No-Go when any recorded check is FAIL/BLOCKED/UNKNOWN, a test item failed (a check that crashed before its
+    verdict is missing evidence), the rubric fired an automatic No-Go, the run did not finish, or nothing was
+    checked at all. NOT_APPLICABLE never blocks: it is reported with its reason."""
+    reasons: list[str] = []
+    if run_problem:
+        reasons.append(run_problem)
+    failing = sorted((v for v in verdicts if v.status.is_failure), key=lambda v: v.check_id)
+    if failing:
+        reasons.append(f"{len(failing)} check(s) did not pass: "
+                       + "; ".join(f"{v.check_id} {v.status.value}" for v in failing[:12])
+                       + (f" (and {len(failing) - 12} more)" if len(failing) > 12 else ""))
+    if failed_items:
+        reasons.append(f"{failed_items} test item(s) failed or errored")
+    reasons.extend(f"rubric automatic No-Go: {condition}" for condition in rubric_no_go)
+    if not verdicts and not reasons:
+        reasons.append("no check recorded a verdict: nothing was verified (missing evidence is FAIL)")
+    if reasons:
+        return GateDecision(False, tuple(reasons), rubric_decision)
+    passed = sum(v.status is Status.PASS for v in verdicts)
+    return GateDecision(True, (f"all {passed} checks that ran passed ({len(verdicts) - passed} not applicable)",),
+                        rubric_decision)
+
+
 class SpineSession:
     def __init__(self, settings: SpineSettings, bundle: EvidenceBundle, clock: Clock | None = None) -> None:
         self.settings = settings
@@ -67,6 +110,7 @@ class SpineSession:
         self.runner = PhaseRunner(lambda: self.target, bundle.get, bundle.list, self.history,
                                   settings.platform_run_id)
         self.finished = False
+        self.decision: GateDecision | None = None  # set by the controller at session end
 
     # -- the target --------------------------------------------------------------------------------
     @property
@@ -123,7 +167,8 @@ class SpineSession:
         return stored
 
     # -- closing -----------------------------------------------------------------------------------
-    def finish(self, *, interrupted: bool, exit_status: int | None, on_error: Callable[[str], None]) -> None:
+    def finish(self, *, interrupted: bool, exit_status: int | None, on_error: Callable[[str], None],
+               status_extra: Mapping[str, Any] | None = None) -> None:
         """Write what the run knows, then (controller only) seal. Every step is attempted even if one fails."""
         if self.finished:
             return
@@ -150,7 +195,7 @@ class SpineSession:
         reason = "the run was interrupted before it finished" if interrupted else "the run finished"
         _attempt(lambda: self.bundle.seal(status, reason, {
             "exit_status": exit_status, "target": self.settings.env, "verdict_counts": summary,
-            "spine_green": self.spine_green(),
+            "spine_green": self.spine_green(), **(status_extra or {}),
         }), "sealing the bundle", on_error)
 
     def spine_green(self) -> bool:

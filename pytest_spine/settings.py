@@ -11,7 +11,7 @@ from pytest_spine.clock import SystemClock, new_platform_run_id
 from pytest_spine.errors import EvidenceError, TargetUnavailable
 from pytest_spine.evidence.bundle import EvidenceBundle
 from pytest_spine.options import DEFAULT_SEED, ENV_CHOICES, PROFILE_CHOICES, STACK_CHOICES, parse_duration
-from pytest_spine.session import SpineSession, SpineSettings
+from pytest_spine.session import GateDecision, SpineSession, SpineSettings, decide_gate
 from pytest_spine.targets import ensure_available
 
 
@@ -98,7 +98,10 @@ def open_session(config: pytest.Config) -> SpineSession:
     return session
 
 
-def finish_session(config: pytest.Config, spine: SpineSession, exitstatus: int) -> None:
+def finish_session(session: pytest.Session, spine: SpineSession, exitstatus: int) -> int:
+    """Close the run; on the controller, decide Go/No-Go and return the exit status that says it (a worker
+    returns pytest's own). The decision goes into bundle_status.json before the bundle is sealed."""
+    config = session.config
     interrupted = int(exitstatus) == int(pytest.ExitCode.INTERRUPTED)
     reporter: Any = config.pluginmanager.get_plugin("terminalreporter")
 
@@ -106,12 +109,81 @@ def finish_session(config: pytest.Config, spine: SpineSession, exitstatus: int) 
         if reporter is not None:
             reporter.write_line(message, red=True)
 
-    if not spine.settings.is_worker:
-        # Criteria evaluated for gating but not selected as items still belong in verdicts.json.
-        for check_id, verdict in spine.runner.verdicts.items():
-            spine.verdicts.setdefault(check_id, verdict)
-        _merge_worker_parts(spine)
-    spine.finish(interrupted=interrupted, exit_status=int(exitstatus), on_error=complain)
+    if spine.settings.is_worker:
+        spine.finish(interrupted=interrupted, exit_status=int(exitstatus), on_error=complain)
+        return int(exitstatus)
+    # Criteria evaluated for gating but not selected as items still belong in verdicts.json.
+    for check_id, verdict in spine.runner.verdicts.items():
+        spine.verdicts.setdefault(check_id, verdict)
+    _merge_worker_parts(spine)
+    decision = gate_decision(spine, int(exitstatus), int(getattr(session, "testsfailed", 0)))
+    spine.finish(interrupted=interrupted, exit_status=int(exitstatus), on_error=complain,
+                 status_extra={"gate_decision": decision.to_json()})
+    if decision.go and not spine.bundle.sealed:
+        decision = GateDecision(False, ("the evidence bundle could not be sealed",), decision.rubric_decision)
+    spine.decision = decision
+    return exit_status_for(decision, int(exitstatus))
+
+
+_PYTEST_PROBLEMS = {
+    int(pytest.ExitCode.INTERRUPTED): "the run was interrupted before it finished (the bundle is sealed incomplete)",
+    int(pytest.ExitCode.INTERNAL_ERROR): "pytest stopped on an internal error",
+    int(pytest.ExitCode.USAGE_ERROR): "pytest was misused (usage error)",
+    int(pytest.ExitCode.NO_TESTS_COLLECTED): "no test was collected: nothing was verified",
+}
+
+
+def gate_decision(spine: SpineSession, exitstatus: int, failed_items: int) -> GateDecision:
+    """The run's Go/No-Go from its verdicts, its failed items, pytest's status and the rubric's automatic No-Go
+    conditions (scored from what the bundle holds at the end of the run)."""
+    rubric_decision: str | None = None
+    no_go: list[str] = []
+    try:
+        from pytest_spine.rubric.bundles import BundleView
+        from pytest_spine.rubric.mapping import score_bundle
+        from pytest_spine.rubric.scorecard import V12_DOC
+
+        view = BundleView(spine.bundle.root, spine.settings.platform_run_id, tuple(spine.verdicts.values()),
+                          dict(spine.figures), tuple(spine.bundle.list()), None, spine.settings.env,
+                          spine.bundle.get(V12_DOC), {})
+        rubric = score_bundle(view)
+        rubric_decision = rubric.decision.value
+        no_go.extend(rubric.no_go)
+    except Exception as error:  # fail closed: a decision the rubric cannot confirm is No-Go
+        no_go.append(f"the rubric could not be scored ({type(error).__name__}: {error})")
+    return decide_gate(list(spine.verdicts.values()), failed_items=failed_items,
+                       run_problem=_PYTEST_PROBLEMS.get(exitstatus), rubric_decision=rubric_decision,
+                       rubric_no_go=no_go)
+
+
+def exit_status_for(decision: GateDecision, exitstatus: int) -> int:
+    """Non-zero exactly when the decision is No-Go: pytest's own non-zero status is kept (interrupted, usage,
+    internal error), and a No-Go that pytest would have ended with 0 becomes 1 (TESTS_FAILED)."""
+    if decision.go:
+        return int(pytest.ExitCode.OK)
+    return exitstatus if exitstatus != int(pytest.ExitCode.OK) else int(pytest.ExitCode.TESTS_FAILED)
+
+
+def arrange_items(config: pytest.Config, items: list[pytest.Item], settings: SpineSettings) -> None:
+    """--spine-scenario narrows the scenario items; with --spine-soak the soak item runs first, so the v1.2 gate
+    item (same xdist group) measures the window the soak item ran."""
+    if settings.scenarios:
+        select_scenarios(config, items, settings.scenarios)
+    if settings.soak_seconds:
+        items.sort(key=lambda item: item.get_closest_marker("spine_soak") is None)
+
+
+def share_xdist_groups(config: pytest.Config, workerinput: dict[str, Any] | None = None) -> None:
+    """On the controller (``workerinput`` given): tell a worker the run distributes by xdist group. On a worker:
+    group its items as the controller does. The plugin switches ``--dist load`` to ``loadgroup`` on the
+    controller only; without this the workers would not tag their items with their group, and the phase run
+    would start on two workers at once."""
+    if workerinput is not None:
+        workerinput["spine_loadgroup"] = getattr(config.option, "dist", "no") == "loadgroup"
+        return
+    worker = getattr(config, "workerinput", None)
+    if isinstance(worker, dict) and worker.get("spine_loadgroup"):
+        config.option.loadgroup = True
 
 
 def _merge_worker_parts(spine: SpineSession) -> None:

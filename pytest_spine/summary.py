@@ -71,6 +71,7 @@ def write_summary(terminalreporter: Any, spine: Any) -> None:
                   f"--spine-seed={spine.seed}" + (f" --spine-mutant={spine.settings.mutant}"
                                                   if spine.settings.mutant else ""))
     _scorecard(console, spine)
+    _decision(console, spine)
     terminalreporter.write_sep("=", "pytest-spine")
     terminalreporter.write(buffer.getvalue())
 
@@ -82,3 +83,14 @@ def _scorecard(console: Any, spine: Any) -> None:
         render_terminal_scorecard(spine.bundle.root, console)
     except Exception as error:  # a scorecard problem must not hide the verdicts above
         console.print(f"[red]scorecard not rendered: {type(error).__name__}: {error}[/]")
+
+
+def _decision(console: Any, spine: Any) -> None:
+    from rich.markup import escape
+
+    decision = getattr(spine, "decision", None)
+    if decision is None:
+        return
+    style = "bold green" if decision.go else "bold white on red"
+    console.print(f"Gate decision: [{style}]{decision.label}[/] (exit status {'0' if decision.go else 'non-zero'}): "
+                  f"{escape('; '.join(decision.reasons))}")
