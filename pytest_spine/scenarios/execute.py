@@ -115,6 +115,8 @@ def applicable(spine: Any, scenario: Scenario) -> str | None:
     if scenario.destructive and env in LIVE_ENVS and not spine.settings.allow_destructive:
         return f"{scenario.id} harms the target; pass --spine-allow-destructive to run it on {env!r}"
     if env not in _DRIVERS:
+        _import_target(env)
+    if env not in _DRIVERS:
         return f"no chaos driver is registered for target {env!r}"
     return None
 
@@ -148,6 +150,18 @@ def write_evidence(spine: Any, scenario: Scenario, seed: int, history: History, 
         if part.check_id.endswith(("/rollback", "/steady-state-after")):
             spine.record(Verdict(f"{instance}/{part.check_id.split('/', 1)[1]}", part.kind, part.status,
                                  part.reason, figures=part.figures))
+
+
+def _import_target(env: str) -> None:
+    """A target module registers its chaos driver when imported (``targets/local_parity.py``); a session that
+    selected only scenarios has not imported it yet."""
+    import importlib
+
+    if env.isidentifier():
+        try:
+            importlib.import_module(f"pytest_spine.targets.{env}")
+        except ModuleNotFoundError:
+            return
 
 
 def _requirement(scenario: Scenario) -> str:

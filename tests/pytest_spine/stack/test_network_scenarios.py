@@ -5,6 +5,7 @@ workload that crashes under a toxic still has it removed."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +23,7 @@ from pytest_spine.targets.local_parity import local_parity_driver
 from pytest_spine.verdicts import Status
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
+pytest_plugins = ["pytester"]
 
 
 def _packaged(scenario_id: str) -> Scenario:
@@ -111,3 +113,22 @@ def test_a_workload_that_crashes_under_a_toxic_still_removes_it(toxiproxy: Toxip
     assert _rollbacks(history) == ["slow-acks"]
     assert [(e.fault, e.action, e.ok) for e in result.timeline] == [("slow-acks", "inject", True),
                                                                     ("slow-acks", "rollback", True)]
+
+
+def test_through_the_packaged_suite_on_local_parity_the_s3_scenario_runs_and_records_its_rollbacks(
+        toxiproxy: ToxiproxyApi, pytester: pytest.Pytester) -> None:
+    # (--spine-mutant is a reference-only session option; the mutants are measured through the engine above.)
+    result = pytester.runpytest_subprocess("--spine-env=local_parity", "-k", "test_scenario",
+                                           "--spine-scenario=CH-S3-FAULTS", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    bundle = next((pytester.path / "reports" / "evidence" / "runs").iterdir())
+    timeline = json.loads((bundle / "scenarios" / "CH-S3-FAULTS-seed=3" / "timeline.json").read_text())
+    assert timeline["rolled_back"] is True
+    assert [e["action"] for e in timeline["events"]] == ["inject", "rollback"] * 4
+    verdicts = {v["id"]: v["status"] for v in json.loads((bundle / "verdicts.json").read_text())["verdicts"]}
+    assert verdicts["CH-S3-FAULTS"] == "PASS"
+    assert verdicts["CH-S3-FAULTS-seed=3/rollback"] == "PASS"
+    assert verdicts["CH-S3-FAULTS-seed=3/steady-state-after"] == "PASS"
+    figures = json.loads((bundle / "scenarios" / "CH-S3-FAULTS-seed=3" / "result.json").read_text())["figures"]
+    assert figures["writes_failed"] >= 1 and figures["half_written"] == 0
+    assert toxiproxy.toxics("s3") == []

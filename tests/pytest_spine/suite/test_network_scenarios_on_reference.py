@@ -49,3 +49,15 @@ def test_dry_run_prints_their_plans_on_reference(pytester: pytest.Pytester) -> N
         "*thresholds writes_failed >= 1; failed_reported_pass == 0; fail_closed == 1; half_written == 0*",
     ])
     assert not list(_bundle(pytester).glob("scenarios/*"))
+
+
+def test_on_local_parity_without_a_stack_they_are_blocked_not_skipped(pytester: pytest.Pytester,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # The suite finds local_parity's chaos driver even when only scenarios are selected, and a stack that is
+    # not running fails closed (BLOCKED naming the fix), never NOT_APPLICABLE.
+    monkeypatch.setenv("SPINE_STACK_DIR", str(pytester.path / "no-stack"))
+    result = pytester.runpytest_subprocess("--spine-env=local_parity", "-k", "test_scenario",
+                                           "--spine-scenario=CH-S3-FAULTS", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*BLOCKED: CH-S3-FAULTS: CH-S3-FAULTS-seed=3: no running local stack in *no-stack; "
+                                 "start it with 'spine stack up'*"])
