@@ -171,6 +171,25 @@ def arrange_items(config: pytest.Config, items: list[pytest.Item], settings: Spi
         select_scenarios(config, items, settings.scenarios)
     if settings.soak_seconds:
         items.sort(key=lambda item: item.get_closest_marker("spine_soak") is None)
+    if settings.is_worker and config.getoption("loadgroup", False):
+        tag_xdist_groups(items)
+
+
+def tag_xdist_groups(items: list[pytest.Item]) -> None:
+    """Give each grouped item the ``@group`` suffix xdist's loadgroup scheduler reads from its node id.
+
+    pytest-xdist (3.8) tags items by assigning ``item._nodeid``; since pytest 9.2 a node keeps its id in a
+    structured ``_id`` and that assignment is lost, so every group would be split across workers (two phase
+    runs writing one bundle). Items xdist did tag are left alone."""
+    try:
+        from _pytest.nodeid import NodeId  # pytest >= 9.2
+    except ImportError:  # older pytest: xdist's own tagging works
+        return
+    for item in items:
+        names = sorted({str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                        for mark in item.iter_markers("xdist_group")})
+        if names and "@" not in item.nodeid.rpartition("::")[2] and hasattr(item, "_id"):
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(names)}")
 
 
 def share_xdist_groups(config: pytest.Config, workerinput: dict[str, Any] | None = None) -> None:

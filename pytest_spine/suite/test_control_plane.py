@@ -124,7 +124,7 @@ def _verdict(check_id: str, runs: _Runs) -> Verdict:
                    figures=figures)
 
 
-@pytest.mark.xdist_group("spine-control-plane")
+@pytest.mark.xdist_group("spine-phases")  # one worker: TEL-FAMILIES needs the CP-* verdicts
 @pytest.mark.parametrize("check_id", CP_IDS)
 def test_control_plane(spine: Any, check_id: str) -> None:
     runs = _runs(spine)
@@ -134,7 +134,7 @@ def test_control_plane(spine: Any, check_id: str) -> None:
     spine.report(_verdict(check_id, runs))
 
 
-@pytest.mark.xdist_group("spine-control-plane")
+@pytest.mark.xdist_group("spine-phases")  # one worker: TEL-FAMILIES needs the CP-* verdicts
 def test_control_plane_v12_gate(spine: Any, request: pytest.FixtureRequest) -> None:
     """The v1.2 gate (seed 001) from the control-plane histories and the CP-* verdicts; writes v12_gate.json.
 

@@ -69,7 +69,7 @@ def _ingress_statuses(spine: Any) -> dict[str, int]:
 
 
 @pytest.mark.spine_security
-@pytest.mark.xdist_group("spine-security")
+@pytest.mark.xdist_group("spine-phases")  # SEC-AUTH-BOUNDARY probes the IG of the phase run
 @pytest.mark.parametrize("check_id", SEC_IDS)
 def test_security(spine: Any, check_id: str, tmp_path: Path) -> None:
     refused = refuse_insecure(dict(spine.run.options))
@@ -116,7 +116,7 @@ def test_security(spine: Any, check_id: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.spine_security
-@pytest.mark.xdist_group("spine-security")
+@pytest.mark.xdist_group("spine-phases")  # SEC-AUTH-BOUNDARY probes the IG of the phase run
 def test_security_theta03(spine: Any) -> None:
     """The Θ-03 acceptance table (seed 000 §3) from the SEC-* verdicts of this run; runs after them."""
     verdicts = [v for v in getattr(spine, "verdicts", {}).values() if isinstance(v, Verdict)]
