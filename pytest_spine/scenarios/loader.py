@@ -192,6 +192,9 @@ def _build(doc: Mapping[str, Any], where: str, places: _Places) -> Scenario:
             raise fail(["faults", number, "name"], f"fault name {raw['name']!r} is used twice")
         faults.append(Fault(raw["name"], kind.name, fault_params, Schedule(start, stop), raw["rollback"]))
     _check_overlaps(faults, fail)
+    if spec.phased_by is not None:
+        _check_phase_boundaries(faults, int(params.get(spec.phased_by, spec.params[spec.phased_by].default)),
+                                spec.name, spec.phased_by, fail)
 
     invariants = tuple(doc["invariants"])
     _check_invariants(invariants, ["invariants"], fail)
@@ -238,6 +241,17 @@ def _check_invariants(ids: Iterable[str], path: list[str | int], fail: Any) -> N
         if check_id not in known:
             raise fail([*path, number], f"no checker is registered for {check_id!r}; known: "
                                         f"{', '.join(sorted(known))}")
+
+
+def _check_phase_boundaries(faults: list[Fault], phases: int, generator: str, param: str, fail: Any) -> None:
+    """A phased generator moves between phases only at k/phases: a fault off those boundaries would start or
+    stop in the middle of a phase, which the generator never reports, so its window would silently shift."""
+    for number, fault in enumerate(faults):
+        for edge, at in (("start", fault.schedule.start), ("stop", fault.schedule.stop)):
+            if abs(at * phases - round(at * phases)) > 1e-9:
+                raise fail(["faults", number, "schedule", edge],
+                           f"impossible schedule: {edge} {at:g} is not a phase boundary of generator "
+                           f"{generator!r} ({param}: {phases} -> multiples of {1 / phases:g})")
 
 
 def _check_overlaps(faults: list[Fault], fail: Any) -> None:

@@ -27,11 +27,13 @@ def _phase_starts(phases: int) -> list[float]:
 
 
 @workload("broker_partition", params={
-    "phases": Param(int, 5, 2, 50, "equal slices of the workload; faults are scheduled on their boundaries"),
+    "phases": Param(int, 5, 2, 50, "equal slices of the workload; faults are scheduled on their boundaries",
+                    scaled=False),
     "events_per_phase": Param(int, 2, 1, 10_000, "events sent in each phase"),
-    "resend_rounds": Param(int, 2, 1, 10, "rounds of resending what is not known admitted, after the heal"),
+    "resend_rounds": Param(int, 2, 1, 10, "rounds of resending what is not known admitted, after the heal",
+                           scaled=False),
 }, figures=("events", "admitted", "publish_ambiguous", "refused", "unresolved", "lost_admitted", "double_admits",
-            "on_topic"), needs=("ingest", "read_topic"))
+            "on_topic"), needs=("ingest", "read_topic"), phased_by="phases")
 def broker_partition(driver: ChaosDriver, params: Mapping[str, Any],
                      rng: random.Random) -> Generator[float, None, Figures]:
     """Send events while the link to Kafka is slowed, thinned, partitioned and reset; resend after the heal."""
@@ -82,11 +84,12 @@ def _whole(held: Mapping[str, bytes], expected: Mapping[str, Mapping[str, Any]])
 
 
 @workload("evidence_writes", params={
-    "phases": Param(int, 5, 2, 50, "equal slices of the workload; faults are scheduled on their boundaries"),
+    "phases": Param(int, 5, 2, 50, "equal slices of the workload; faults are scheduled on their boundaries",
+                    scaled=False),
     "documents_per_phase": Param(int, 2, 1, 10_000, "evidence documents written in each phase"),
-    "document_kib": Param(int, 16, 1, 4096, "size of each document"),
+    "document_kib": Param(int, 16, 1, 4096, "size of each document", scaled=False),
 }, figures=("documents", "writes_failed", "failed_reported_pass", "fail_closed", "half_written",
-            "rewritten", "missing_after_rewrite"), needs=("object_evidence",))
+            "rewritten", "missing_after_rewrite"), needs=("object_evidence",), phased_by="phases")
 def evidence_writes(driver: ChaosDriver, params: Mapping[str, Any],
                     rng: random.Random) -> Generator[float, None, Figures]:
     """Write evidence objects while the link to the store is slow, thin, partitioned and reset; after the

@@ -27,6 +27,8 @@ class Param:
     minimum: float | None = None
     maximum: float | None = None
     doc: str = ""
+    # A count the PR profile scales down; False for structure (phases, rounds) that scaling would break.
+    scaled: bool = True
 
     def problem(self, value: Any) -> str | None:
         if self.type is float and isinstance(value, int) and not isinstance(value, bool):
@@ -49,6 +51,8 @@ class WorkloadSpec:
     figures: tuple[str, ...]
     needs: frozenset[str]
     doc: str
+    # The int parameter that cuts the workload into equal phases: fault schedules must sit on its boundaries.
+    phased_by: str | None = None
 
     def validate(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
         problems = []
@@ -67,7 +71,7 @@ class WorkloadSpec:
         out = {key: params.get(key, spec.default) for key, spec in self.params.items()}
         if scale != 1.0:
             for key, spec in self.params.items():
-                if spec.type is int and key not in _UNSCALED:
+                if spec.type is int and spec.scaled and key not in _UNSCALED:
                     floor = int(spec.minimum or 1)
                     out[key] = max(floor, int(out[key] * scale))
         return out
@@ -82,7 +86,8 @@ class WorkloadDefinitionError(SpineError):
 
 
 def workload(name: str, *, params: Mapping[str, Param], figures: tuple[str, ...],
-             needs: tuple[str, ...] = ("ingest",)) -> Callable[[GeneratorFn], GeneratorFn]:
+             needs: tuple[str, ...] = ("ingest",),
+             phased_by: str | None = None) -> Callable[[GeneratorFn], GeneratorFn]:
     if not name.replace("_", "").isalnum() or not name[0].isalpha() or name.lower() != name:
         raise WorkloadDefinitionError(f"@workload({name!r}): the name must be snake_case")
 
@@ -91,7 +96,11 @@ def workload(name: str, *, params: Mapping[str, Param], figures: tuple[str, ...]
             raise WorkloadDefinitionError(f"@workload({name!r}) on {fn.__qualname__}: already registered by "
                                           f"{_WORKLOADS[name].run.__module__}")
         doc = (fn.__doc__ or name).strip().splitlines()[0]
-        _WORKLOADS[name] = WorkloadSpec(name, fn, dict(params), figures, frozenset(needs), doc)
+        if phased_by is not None and (phased_by not in params or params[phased_by].type is not int
+                                      or params[phased_by].scaled):
+            raise WorkloadDefinitionError(f"@workload({name!r}): phased_by={phased_by!r} must name an unscaled "
+                                          "int parameter (Param(int, ..., scaled=False))")
+        _WORKLOADS[name] = WorkloadSpec(name, fn, dict(params), figures, frozenset(needs), doc, phased_by)
         return fn
 
     return register

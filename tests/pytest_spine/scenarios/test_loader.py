@@ -123,3 +123,18 @@ def test_one_bad_file_does_not_stop_the_others(tmp_path: Path) -> None:
     assert report.errors[0].path.endswith("CH-LATE-CONTEXT.yaml")
     with pytest.raises(ScenarioError, match="cannot be read"):
         load_file(tmp_path / "missing.yaml")
+
+
+def test_a_fault_off_a_phased_generators_boundaries_is_an_impossible_schedule() -> None:
+    text = (packaged_dir() / "CH-BROKER-PARTITION.yaml").read_text(encoding="utf-8")
+    shifted = _error(text.replace("{start: 0.2, stop: 0.4}", "{start: 0.25, stop: 0.4}"), "CH-BROKER-PARTITION.yaml")
+    assert shifted.place.endswith("(faults[0].schedule.start)")
+    assert "0.25 is not a phase boundary of generator 'broker_partition' (phases: 5 -> multiples of 0.2)" \
+        in shifted.reason
+
+
+def test_the_pr_profile_scales_counts_but_never_the_phases() -> None:
+    from pytest_spine.scenarios.workloads import workloads
+
+    resolved = workloads()["broker_partition"].resolved({"phases": 5, "events_per_phase": 20}, scale=0.1)
+    assert resolved == {"phases": 5, "events_per_phase": 2, "resend_rounds": 2}
