@@ -109,7 +109,7 @@ def _send_flow(driver: ChaosDriver, flow: str, *, context: bool, traffic: bool) 
 
 @workload("consumer_crash", params={
     "flows": Param(int, 60, 1, 1_000_000, "flows (context + traffic) to ingest"),
-    "max_restarts": Param(int, 5, 1, 100, "restarts allowed before the consumer counts as dead"),
+    "max_restarts": Param(int, 5, 1, 100, "restarts allowed before the consumer counts as dead", scaled=False),
 }, figures=("admitted_traffic", "consumer_crashes", "lost_events", "max_executions_per_action"),
     needs=("ingest", "consume", "restart_consumer"))
 def consumer_crash(driver: ChaosDriver, params: Mapping[str, Any],
