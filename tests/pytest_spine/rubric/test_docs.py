@@ -1,4 +1,5 @@
-"""Every command in docs/rubric.md and docs/reading-a-scorecard.md runs, and prints what the docs show."""
+"""Every command in docs/rubric.md and docs/reading-a-scorecard.md runs, and prints what the docs show; every
+command line of every other doc is run here or mapped to the test that runs it."""
 
 from __future__ import annotations
 
@@ -60,3 +61,125 @@ def _tampered(root: Path) -> Path:
     figures = root / "figures.json"
     figures.write_text(figures.read_text().replace("0.995", "0.1"))
     return root
+
+
+# -- every command line of every doc is exercised ------------------------------------------------------------
+# A command shown in a fenced shell block (```bash, ```sh, ```shell, or a "$ " line of ```console) of any
+# docs/*.md is either run right here (RUN_HERE: cheap commands) or mapped to the test that runs it. A new doc
+# command without an entry fails test_every_doc_command_is_exercised.
+REPO = DOCS.parent
+RUN_HERE = "run here"
+CONSOLE_EXAMPLES = "tests/pytest_spine/rubric/test_docs.py::test_doc_command"
+REAL_RUN = "tests/pytest_spine/rubric/test_real_bundle.py::test_the_run_ends_with_the_terminal_scorecard"
+EXERCISED: tuple[tuple[str, str], ...] = (
+    # quickstart.md: ./run main is `pytest --spine-env=reference` once the venv exists.
+    ("./run main", REAL_RUN),
+    ("./run main -m spine_gate",
+     "tests/acceptance/test_reference_run.py::test_reference_passes_every_gate_and_leaves_a_valid_bundle"),
+    ("./run main --spine-mutant=ack_before_write",
+     "tests/acceptance/test_reference_run.py::test_each_mutant_fails_the_gates_it_breaks"),
+    ("spine evidence verify reports/evidence/runs/<platform_run_id>", RUN_HERE),
+    ("spine scorecard reports/evidence/runs/<platform_run_id> --format html --out scorecard.html", RUN_HERE),
+    ("spine check reports/evidence/runs/<platform_run_id>/history/run.jsonl.gz",
+     "tests/pytest_spine/commands/test_check.py::test_clean_generated_history_exits_0"),
+    ("spine scenarios validate scenarios/", RUN_HERE),
+    ("spine mutants list", RUN_HERE),
+    # rubric.md, reading-a-scorecard.md: their console examples run with their expected output.
+    ("spine rubric *", CONSOLE_EXAMPLES),
+    ("spine scorecard *_DIR*", CONSOLE_EXAMPLES),
+    # ci.md
+    ("pytest --spine-env=reference --spine-profile=pr",
+     "tests/acceptance/test_pr_gate.py::test_the_correct_reference_is_go_exits_0_and_the_junit_holds_the_gate_items"),
+    ("pytest --spine-env=reference --spine-profile=pr --junitxml=*",
+     "tests/acceptance/test_pr_gate.py::test_the_correct_reference_is_go_exits_0_and_the_junit_holds_the_gate_items"),
+    ("pytest --spine-env=reference --spine-profile=pr --spine-mutant=dedupe_ignores_run_id",
+     "tests/acceptance/test_pr_gate.py::test_a_mutant_is_no_go_exits_1_and_says_why"),
+    ("pytest --spine-env=reference --spine-soak=*",
+     "tests/pytest_spine/suite/test_soak.py::test_a_soak_stops_by_itself_and_its_figures_reach_the_v12_gate"),
+    ("pytest --spine-env=reference -k test_soak --spine-soak=* --spine-mutant=*",
+     "tests/pytest_spine/suite/test_soak.py::test_a_failing_iteration_prints_its_seed_and_the_replay_fails_the_same_way"),
+    ("pytest --spine-env=reference -n 2",
+     "tests/acceptance/test_parallel.py::test_two_workers_leave_one_valid_bundle_with_their_parts_merged"),
+    # targets.md
+    ("pytest --spine-env=reference", REAL_RUN),
+    ("pytest --spine-env=reference --spine-mutant=ack_before_write",
+     "tests/acceptance/test_reference_run.py::test_each_mutant_fails_the_gates_it_breaks"),
+    ("spine stack up", "tests/pytest_spine/stack/test_lifecycle.py::test_stack_up_status_down_round_trip"),
+    ("spine stack down", "tests/pytest_spine/stack/test_lifecycle.py::test_stack_up_status_down_round_trip"),
+    ("pytest --spine-env=local_parity",
+     "tests/pytest_spine/stack/test_local_parity_target.py::test_local_parity_runs_the_same_phase_machine_as_reference"),
+    ("pytest --spine-env=dev_min --spine-handles=* --spine-run-id=*",
+     "tests/pytest_spine/stack/test_dev_min_target.py::test_a_destructive_run_then_a_read_only_verification_of_it"),
+    ("pytest --spine-env=dev_min --spine-handles=* --spine-allow-destructive",
+     "tests/pytest_spine/stack/test_dev_min_target.py::test_a_destructive_run_then_a_read_only_verification_of_it"),
+)
+# Shown but not run by any test, each with the reason; keep this list short.
+NOT_RUN: dict[str, str] = {
+    "./run tests": "it is the project's own test run: CI runs it, a test cannot run the suite it belongs to",
+}
+
+
+def doc_commands() -> list[tuple[str, str]]:
+    """(doc, command) for every command line in a fenced shell block of docs/*.md; ``.venv/bin/`` dropped."""
+    found: list[tuple[str, str]] = []
+    for doc in sorted(DOCS.glob("*.md")):
+        for lang, block in re.findall(r"```(bash|sh|shell|console)\n(.*?)```", doc.read_text(), re.S):
+            for raw in block.splitlines():
+                line = raw.strip()
+                if lang == "console":
+                    if not line.startswith("$ "):
+                        continue
+                    line = line[2:]
+                elif not line or line.startswith("#"):
+                    continue
+                line = re.sub(r"\s+#.*$", "", line).removeprefix(".venv/bin/")
+                found.append((doc.name, line))
+    return found
+
+
+def exercised_by(command: str) -> str | None:
+    for pattern, where in EXERCISED:
+        if command == pattern or fnmatch.fnmatchcase(command, pattern):
+            return where
+    return None
+
+
+def test_every_doc_command_is_exercised() -> None:
+    commands = doc_commands()
+    assert len(commands) >= 25
+    unmapped = [f"{doc}: {command}" for doc, command in commands
+                if exercised_by(command) is None and command not in NOT_RUN]
+    assert unmapped == [], ("these doc commands are run by no test; run them in a test and add them to "
+                            "EXERCISED in tests/pytest_spine/rubric/test_docs.py", unmapped)
+
+
+def test_every_mapping_names_a_test_that_exists() -> None:
+    for _, where in EXERCISED:
+        if where == RUN_HERE:
+            continue
+        path, _, name = where.partition("::")
+        source = (REPO / path).read_text()
+        assert f"def {name}(" in source, f"{where}: no such test"
+
+
+def test_an_unmapped_command_is_caught() -> None:
+    assert exercised_by("spine stack nuke --everything") is None
+    assert exercised_by("pytest --spine-env=reference --spine-profile=pr --spine-mutant=other") is None
+
+
+RUN_HERE_COMMANDS = sorted({command for _, command in doc_commands() if exercised_by(command) == RUN_HERE})
+
+
+@pytest.mark.parametrize("command", RUN_HERE_COMMANDS)
+def test_cheap_doc_command_runs(command: str, sealed_bundle: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    bundle = str(sealed_bundle("platform_docs"))
+    argv = [a.replace("reports/evidence/runs/<platform_run_id>", bundle) for a in shlex.split(command)]
+    assert argv[0] == "spine"
+    argv = [str(tmp_path / a) if a.endswith(".html") else a for a in argv[1:]]
+    monkeypatch.chdir(REPO)  # `scenarios/` is the repository's folder
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 0, (command, captured.out[-2000:], captured.err[-2000:])
+    if "--out" in argv:
+        assert Path(argv[argv.index("--out") + 1]).read_text().startswith("<!DOCTYPE html>")
