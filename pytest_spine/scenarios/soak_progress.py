@@ -1,6 +1,7 @@
-"""What a person watching a soak sees: a rich progress bar on a real terminal, one plain line per iteration
-anywhere else (a CI log must not fill with redraws). Every failing iteration is printed with its seed and the
-command that replays it, in both forms.
+"""What a person watching a soak sees: a rich progress bar on a real terminal, plain lines anywhere else (a CI
+log must not fill with redraws): the first iterations, then at most one line every ``PLAIN_EVERY_S`` seconds
+(a fast rotation runs ~100 iterations a second), and every failure. Every failing iteration is printed with
+its seed and the command that replays it, in both forms.
 
 Output goes to the real terminal through the capture manager (``global_and_fixture_disabled``), the way
 pytest's own live logging does, so it shows while the soak item runs.
@@ -10,11 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from pytest_spine.scenarios.soak import Iteration, OnIteration, SoakWindow
 
+PLAIN_FIRST = 3
+PLAIN_EVERY_S = 10.0
 _STYLE = {"PASS": "green", "FAIL": "bold red", "BLOCKED": "red", "UNKNOWN": "yellow"}
 
 
@@ -38,7 +42,8 @@ def soak_progress(config: Any, seconds: float, replay: Any) -> Iterator[tuple[On
             yield _plain(config, seconds, replay)
 
 
-def _plain(config: Any, seconds: float, replay: Any) -> tuple[OnIteration, Any]:
+def _plain(config: Any, seconds: float, replay: Any,
+           monotonic: Any = time.monotonic) -> tuple[OnIteration, Any]:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
 
     def write(line: str) -> None:
@@ -49,9 +54,17 @@ def _plain(config: Any, seconds: float, replay: Any) -> tuple[OnIteration, Any]:
 
     write(f"soak: repeating the scenarios with fresh seeds for {seconds:g}s")
 
+    last = [float("-inf")]
+    failed = [0]
+
     def on_iteration(iteration: Iteration, left: float) -> None:
+        failed[0] += iteration.status.is_failure
+        now = monotonic()
+        if not (iteration.status.is_failure or iteration.number <= PLAIN_FIRST or now - last[0] >= PLAIN_EVERY_S):
+            return
+        last[0] = now
         line = (f"soak: iteration {iteration.number} {iteration.instance} {iteration.status.value} in "
-                f"{iteration.seconds:.1f}s; {left:.0f}s left")
+                f"{iteration.seconds:.1f}s; {failed[0]} failed so far; {left:.0f}s left")
         if iteration.status.is_failure:
             line += f"; seed {iteration.seed}: {iteration.reason[:300]}; replay with: {replay(iteration)}"
         write(line)
