@@ -21,6 +21,11 @@ def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+# Targets that run the bundled reference (in-process, or as processes over the local stack): a mutant reaches
+# their platform and their consumer processes.
+MUTANT_ENVS = ("reference", "local_parity")
+
+
 def read_settings(config: pytest.Config) -> SpineSettings:
     env = _choice("--spine-env", config.getoption("spine_env") or str(config.getini("spine_env")), ENV_CHOICES)
     profile = _choice("--spine-profile", config.getoption("spine_profile"), PROFILE_CHOICES)
@@ -32,9 +37,11 @@ def read_settings(config: pytest.Config) -> SpineSettings:
         raise pytest.UsageError(f"--spine-seed must be an integer, given: {seed_text!r}") from None
     mutant = config.getoption("spine_mutant")
     if mutant is not None:
-        if env != "reference":
+        if env not in MUTANT_ENVS:
             raise pytest.UsageError(f"--spine-mutant selects a broken variant of the bundled reference "
-                                    f"implementation; it needs --spine-env=reference, given: {env!r}")
+                                    f"implementation, which runs on {' or '.join(MUTANT_ENVS)} only; {env!r} is a "
+                                    f"live environment whose code the harness does not choose: drop --spine-mutant "
+                                    f"or use --spine-env=reference / --spine-env=local_parity")
         from pytest_spine.targets.reference import MUTANT_NAMES
 
         if mutant not in MUTANT_NAMES:

@@ -15,9 +15,10 @@ from pytest_spine.invariants.registry import EvidenceReader
 
 # Names a driver may list in ``capabilities``; workloads and fault kinds say which they need.
 # ``read_topic`` and ``object_evidence`` read the substrate's truth (what is on a topic, what objects the store
-# holds); ``network_faults`` is a Toxiproxy in front of the services (pytest_spine.faults.toxics).
+# holds); ``network_faults`` is a Toxiproxy in front of the services (pytest_spine.faults.toxics);
+# ``process_faults`` means the consumers are real processes that can be SIGKILLed (pytest_spine.faults.process_kill).
 CAPABILITIES = frozenset({"ingest", "consume", "restart_consumer", "decide", "close_run", "fault_points", "gates",
-                          "read_topic", "object_evidence", "network_faults"})
+                          "read_topic", "object_evidence", "network_faults", "process_faults"})
 
 
 class ChaosDriver(Protocol):

@@ -72,6 +72,7 @@ def collect(rootdir: Path | None, seed: int | None) -> Catalogue:
 
 def execute(spine: Any, scenario: Scenario, seed: int) -> tuple[Verdict, ScenarioResult | None]:
     """Run one instance for the ``spine`` session and write its evidence; returns its verdict."""
+    scenario = scenario.for_env(spine.settings.env)  # the env's variant is what runs and what the plan shows
     history = History(ManualClock(spine.clock.now()))
     scale = float(getattr(spine.run, "workload_scale", 1.0))
     verdict, result = run_instance(spine, scenario, seed, history,
@@ -86,6 +87,7 @@ def run_instance(spine: Any, scenario: Scenario, seed: int, history: History,
     """Run one instance on a fresh driver of the session's target, writing no evidence. ``on_close`` runs once
     the driver is closed, even when the run raised (KeyboardInterrupt included)."""
     env = spine.settings.env
+    scenario = scenario.for_env(env)
     problem = applicable(spine, scenario)
     if problem is not None:
         return _na(scenario, seed, problem), None

@@ -142,7 +142,6 @@ def _check_schema(document: Mapping[str, Any], where: str, places: _Places) -> N
 
 
 def _build(doc: Mapping[str, Any], where: str, places: _Places) -> Scenario:
-    from pytest_spine.faults.base import fault_kinds
     from pytest_spine.invariants.registry import registered
     from pytest_spine.scenarios.workloads import workloads
 
@@ -169,32 +168,17 @@ def _build(doc: Mapping[str, Any], where: str, places: _Places) -> Scenario:
     for key, reason in spec.validate(params):
         raise fail(["workload", "params", key], reason)
 
-    kinds = fault_kinds()
-    faults: list[Fault] = []
-    for number, raw in enumerate(doc["faults"]):
-        kind = kinds.get(raw["kind"])
-        if kind is None:
-            raise fail(["faults", number, "kind"], f"unknown fault kind {raw['kind']!r}; registered: "
-                                                   f"{', '.join(sorted(kinds))}")
-        fault_params = dict(raw.get("params") or {})
-        for key, reason in kind.validate(fault_params):
-            raise fail(["faults", number, "params", key], reason)
-        if raw["rollback"] not in kind.rollbacks:
-            raise fail(["faults", number, "rollback"], f"fault kind {kind.name!r} rolls back with "
-                                                       f"{', '.join(sorted(kind.rollbacks))}, given: "
-                                                       f"{raw['rollback']!r}")
-        start = float(raw["schedule"]["start"])
-        stop = float(raw["schedule"].get("stop", 1.0))
-        if stop <= start:
-            raise fail(["faults", number, "schedule"], f"impossible schedule: the fault stops at {stop:g} but "
-                                                       f"starts at {start:g}; stop must come after start")
-        if any(f.name == raw["name"] for f in faults):
-            raise fail(["faults", number, "name"], f"fault name {raw['name']!r} is used twice")
-        faults.append(Fault(raw["name"], kind.name, fault_params, Schedule(start, stop), raw["rollback"]))
-    _check_overlaps(faults, fail)
-    if spec.phased_by is not None:
-        _check_phase_boundaries(faults, int(params.get(spec.phased_by, spec.params[spec.phased_by].default)),
-                                spec.name, spec.phased_by, fail)
+    phases = int(params.get(spec.phased_by, spec.params[spec.phased_by].default)) if spec.phased_by else None
+    faults = _build_faults(doc["faults"], ["faults"], spec.name, spec.phased_by, phases, fail)
+    target = doc.get("target") or {}
+    envs = tuple(target.get("envs") or ("reference",))
+    variants: dict[str, tuple[Fault, ...]] = {}
+    for env, variant in (doc.get("variants") or {}).items():
+        if env not in envs:
+            raise fail(["variants", env], f"a variant for {env!r}, but the scenario is declared for "
+                                          f"{', '.join(envs)} only (target.envs); add {env!r} there or drop it")
+        variants[env] = _build_faults(variant["faults"], ["variants", env, "faults"], spec.name, spec.phased_by,
+                                      phases, fail)
 
     invariants = tuple(doc["invariants"])
     _check_invariants(invariants, ["invariants"], fail)
@@ -222,15 +206,53 @@ def _build(doc: Mapping[str, Any], where: str, places: _Places) -> Scenario:
             if gate_id not in known:
                 raise fail(["gates", gate_id], f"no gate criterion {gate_id!r} is defined")
 
-    target = doc.get("target") or {}
     return Scenario(
         id=scenario_id, description=str(doc["description"]).strip(), path=where,
-        workload=Workload(spec.name, params), faults=tuple(faults), invariants=invariants,
+        workload=Workload(spec.name, params), faults=faults, invariants=invariants,
         thresholds=tuple(thresholds), gates=gates, steady_state=steady,
-        seeds=tuple(doc.get("seeds") or (0,)), envs=tuple(target.get("envs") or ("reference",)),
+        seeds=tuple(doc.get("seeds") or (0,)), envs=envs,
         destructive=bool(target.get("destructive", False)), markers=tuple(doc.get("markers") or ()),
-        version=int(doc.get("version", 1)),
+        version=int(doc.get("version", 1)), variants=variants,
     )
+
+
+def _build_faults(raws: Sequence[Mapping[str, Any]], path: list[str | int], generator: str, phased_by: str | None,
+                  phases: int | None, fail: Any) -> tuple[Fault, ...]:
+    from pytest_spine.faults.base import fault_kinds
+
+    kinds = fault_kinds()
+    faults: list[Fault] = []
+    for number, raw in enumerate(raws):
+        kind = kinds.get(raw["kind"])
+        if kind is None:
+            raise fail([*path, number, "kind"], f"unknown fault kind {raw['kind']!r}; registered: "
+                                                f"{', '.join(sorted(kinds))}")
+        fault_params = dict(raw.get("params") or {})
+        for key, reason in kind.validate(fault_params):
+            raise fail([*path, number, "params", key], reason)
+        if raw["rollback"] not in kind.rollbacks:
+            raise fail([*path, number, "rollback"], f"fault kind {kind.name!r} rolls back with "
+                                                    f"{', '.join(sorted(kind.rollbacks))}, given: "
+                                                    f"{raw['rollback']!r}")
+        start = float(raw["schedule"]["start"])
+        stop = float(raw["schedule"].get("stop", 1.0))
+        if stop <= start:
+            raise fail([*path, number, "schedule"], f"impossible schedule: the fault stops at {stop:g} but "
+                                                    f"starts at {start:g}; stop must come after start")
+        if any(f.name == raw["name"] for f in faults):
+            raise fail([*path, number, "name"], f"fault name {raw['name']!r} is used twice")
+        faults.append(Fault(raw["name"], kind.name, fault_params, Schedule(start, stop), raw["rollback"]))
+    _check_overlaps(faults, _under(path, fail))
+    if phased_by is not None and phases is not None:
+        _check_phase_boundaries(faults, phases, generator, phased_by, _under(path, fail))
+    return tuple(faults)
+
+
+def _under(path: list[str | int], fail: Any) -> Any:
+    """``fail`` for helpers that name places under ``faults``: the same place under a variant's faults."""
+    def located(place: Sequence[str | int], reason: str) -> Any:
+        return fail([*path, *place[1:]] if place and place[0] == "faults" else place, reason)
+    return located
 
 
 def _check_invariants(ids: Iterable[str], path: list[str | int], fail: Any) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 import re
 from collections.abc import Callable, Mapping
@@ -89,7 +90,15 @@ class Scenario:
     destructive: bool = False
     markers: tuple[str, ...] = ()
     version: int = 1
+    # env -> the faults that replace ``faults`` on that target (same id, workload and checks)
+    variants: Mapping[str, tuple[Fault, ...]] = field(default_factory=dict)
 
     def instance_id(self, seed: int) -> str:
         """The test id and evidence folder of one run: ``CH-REPLAY-FLOOD-seed=3``."""
         return f"{self.id}-seed={seed}"
+
+    def for_env(self, env: str) -> Scenario:
+        """The scenario as it runs on ``env``: its variant's faults in place of the default ones."""
+        if env not in self.variants:
+            return self
+        return dataclasses.replace(self, faults=self.variants[env], variants={})

@@ -3,10 +3,11 @@ schedule with rollback, checks. Built from the validated record alone: nothing t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pytest_spine.faults.base import fault_kinds
-from pytest_spine.scenarios.model import Scenario
+from pytest_spine.scenarios.model import Fault, Scenario
 from pytest_spine.scenarios.workloads import workloads
 
 
@@ -17,9 +18,9 @@ def plan_json(scenario: Scenario, seed: int, scale: float = 1.0) -> dict[str, An
         "scenario": scenario.id, "instance": scenario.instance_id(seed), "file": scenario.path,
         "workload": {"generator": spec.name, "params": spec.resolved(scenario.workload.params, scale),
                      "measures": list(spec.figures)},
-        "faults": [{"name": f.name, "kind": f.kind, "does": kinds[f.kind].describe(f.params),
-                    "start": f.schedule.start, "stop": f.schedule.stop, "rollback": f.rollback}
-                   for f in scenario.faults],
+        "faults": [_fault(f, kinds) for f in scenario.faults],
+        **({"variants": {env: [_fault(f, kinds) for f in faults] for env, faults in scenario.variants.items()}}
+           if scenario.variants else {}),
         "invariants": list(scenario.invariants),
         "thresholds": [str(t) for t in scenario.thresholds],
         "gates": dict(scenario.gates),
@@ -27,6 +28,11 @@ def plan_json(scenario: Scenario, seed: int, scale: float = 1.0) -> dict[str, An
                          "invariants": list(scenario.steady_state.invariants)},
         "envs": list(scenario.envs),
     }
+
+
+def _fault(fault: Fault, kinds: Mapping[str, Any]) -> dict[str, Any]:
+    return {"name": fault.name, "kind": fault.kind, "does": kinds[fault.kind].describe(fault.params),
+            "start": fault.schedule.start, "stop": fault.schedule.stop, "rollback": fault.rollback}
 
 
 def render_plan(scenario: Scenario, seed: int, scale: float = 1.0) -> str:
@@ -40,6 +46,10 @@ def render_plan(scenario: Scenario, seed: int, scale: float = 1.0) -> str:
                      f"{fault['stop']:.0%} of the workload; rollback: {fault['rollback']} (always)")
     if not plan["faults"]:
         lines.append("  fault      (none)")
+    for env, faults in plan.get("variants", {}).items():
+        for fault in faults:
+            lines.append(f"  on {env}: fault {fault['name']}: {fault['does']}; active {fault['start']:.0%} -> "
+                         f"{fault['stop']:.0%}; rollback: {fault['rollback']} (always)")
     lines.append(f"  steady     {plan['steady_state']['probe_events']} probe events before and after the faults"
                  + (f"; {', '.join(plan['steady_state']['invariants'])}" if plan["steady_state"]["invariants"]
                     else ""))

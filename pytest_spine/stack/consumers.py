@@ -152,3 +152,23 @@ def wait_reporter(record: ProcessRecord, holder: str, *, timeout_s: float = 60.0
             raise EnvironmentFault(f"{record.name} (pid {record.pid}) did not exit within {timeout_s:.0f}s; log "
                                    f"{record.log_path} ends:\n{log_tail(record.log_path)}")
         time.sleep(0.1)
+
+
+def running_services(marker: str) -> list[dict[str, Any]]:
+    """Live consumer and reporter processes whose command line carries ``marker`` (a run id in their config
+    path), from ``/proc``: what P12 must find empty after teardown, whichever process started them."""
+    modules = {module: name for name, module in SERVICES.items()} | {REPORTER_MODULE: "reporter"}
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue  # gone meanwhile, or not ours to read
+        module = next((argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "-m"), None)
+        if module in modules and state != "Z" and any(marker in arg for arg in argv):
+            found.append({"service": modules[module], "pid": int(entry.name),
+                          "argv": [arg for arg in argv if arg]})
+    return sorted(found, key=lambda p: int(p["pid"]))

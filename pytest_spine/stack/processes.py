@@ -107,6 +107,23 @@ def kill(record: ProcessRecord) -> bool:
     return True
 
 
+def sigkill(record: ProcessRecord, *, timeout_s: float = 10.0) -> int | None:
+    """SIGKILL a process this interpreter started and wait for it: its exit status as the OS reports it
+    (``-9``: killed by SIGKILL), or None when it was not running or is not our child."""
+    child = _CHILDREN.get(record.pid)
+    if child is None or not is_running(record):
+        kill(record)
+        return None
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(record.pid, signal.SIGKILL)
+    try:
+        code = child.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return None
+    _CHILDREN.pop(record.pid, None)
+    return code
+
+
 def _reap(pid: int) -> None:
     # Only our own children can be reaped; for processes started by another `spine` call this is a no-op.
     child = _CHILDREN.get(pid)

@@ -16,7 +16,9 @@ import tempfile
 import threading
 from pathlib import Path
 
+from pytest_spine.errors import EnvironmentFault
 from pytest_spine.stack.postgres import PostgresHandle, start_postgres, stop_postgres
+from pytest_spine.stack.state import StackState
 
 _lock = threading.Lock()
 _handle: PostgresHandle | None = None
@@ -65,3 +67,23 @@ def _stop(handle: PostgresHandle, base: Path) -> None:
 def unique_schema(prefix: str = "t") -> str:
     """A schema name unique in this process and across parallel workers (pid in the name)."""
     return f"{prefix}_{os.getpid()}_{next(_counter)}"
+
+
+def stack_dsn(state: StackState) -> str:
+    """The DSN of the stack's own PostgreSQL (what ``local_parity`` runs its control plane on). A stack without
+    one is an environment fault naming the fix: there is no fallback to another store."""
+    service = state.services.get("postgres")
+    restart = (f"restart the stack with PostgreSQL: 'spine stack down --dir {state.stack_dir}' then "
+               f"'spine stack up --dir {state.stack_dir}' (postgres is started unless --services leaves it out)")
+    if service is None:
+        raise EnvironmentFault(f"the local stack in {state.stack_dir} runs no PostgreSQL, and the control plane "
+                               f"of local_parity runs on it (never on the in-memory store); {restart}")
+    if not service.running():
+        pid = service.process.pid if service.process is not None else "?"
+        raise EnvironmentFault(f"the PostgreSQL of the local stack in {state.stack_dir} is not running (pid {pid}); "
+                               f"{restart}")
+    dsn = service.endpoints.get("dsn")
+    if not dsn:
+        raise EnvironmentFault(f"the PostgreSQL of the local stack in {state.stack_dir} records no 'dsn' endpoint "
+                               f"in its state file; {restart}")
+    return str(dsn)

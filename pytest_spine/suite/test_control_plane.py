@@ -2,7 +2,8 @@
 
 On the reference target the control-plane workloads (the baseline mix and the five chaos-lite workloads) run
 once per session through the target-side adapter ``pytest_spine.targets.reference_control_plane`` (in-memory
-store, or PostgreSQL with the target option ``cp_store=postgres`` / ``SPINE_CP_STORE=postgres``); a target that
+store, or PostgreSQL with the target option ``cp_store=postgres`` / ``SPINE_CP_STORE=postgres``); on
+local_parity the same adapter runs them on the stack's PostgreSQL (no stack PostgreSQL: BLOCKED); a target that
 offers a ``control_plane_workload`` probe is asked instead, and one that offers neither is NOT_APPLICABLE with
 that reason. A store that fails is an environment fault (BLOCKED), never an invariant violation.
 
@@ -53,12 +54,15 @@ def _run_all(spine: Any) -> _Runs:
     summaries: dict[str, dict[str, Any]] = {}
     store = "target"
     try:
-        if env == "reference":
+        if env in ("reference", "local_parity"):
             from pytest_spine.targets.reference_control_plane import run_control_plane, store_kind
 
-            store = store_kind(dict(spine.run.options))
+            store, dsn = store_kind(dict(spine.run.options)), None
+            pinned = getattr(spine.target, "control_plane_store", None)
+            if callable(pinned):  # local_parity: the stack's PostgreSQL, or an EnvironmentFault naming the fix
+                store, dsn = pinned()
             for workload in WORKLOADS:
-                run = run_control_plane(workload, seed=spine.seed, mutant=spine.run.mutant, store=store,
+                run = run_control_plane(workload, seed=spine.seed, mutant=spine.run.mutant, store=store, dsn=dsn,
                                         platform_run_id=spine.run.platform_run_id)
                 histories[workload] = run.operations
                 summaries[workload] = dict(run.summary)

@@ -46,7 +46,7 @@ def test_scenario(spine: Any, scenario_id: str, request: pytest.FixtureRequest) 
     scenario, seed = catalogue.instances[scenario_id]
     if spine.settings.dry_run:
         capture = request.config.pluginmanager.getplugin("capturemanager")
-        plan = render_plan(scenario, seed, float(spine.run.workload_scale))
+        plan = render_plan(scenario.for_env(spine.settings.env), seed, float(spine.run.workload_scale))
         if capture is not None:
             with capture.global_and_fixture_disabled():
                 print(f"\n{plan}")

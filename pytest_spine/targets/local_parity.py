@@ -152,10 +152,36 @@ class LocalParityTarget(ReferenceTarget):
         for key in store.list(bucket, head):
             store.delete(bucket, key)
 
+    def control_plane_store(self) -> tuple[str, str]:
+        """The control plane of local_parity runs on the stack's PostgreSQL (a worker killed during RUNNING is a
+        real process SIGKILLed): ``("postgres", dsn)``. No stack PostgreSQL is an EnvironmentFault naming the
+        fix, never a fallback to the in-memory store."""
+        from pytest_spine.stack.shared_postgres import stack_dsn
+
+        state = self.stack or running_stack(self.stack_dir)
+        if state is None:
+            raise EnvironmentFault(f"no running local stack in {self.stack_dir.resolve()} for the control plane's "
+                                   f"PostgreSQL; start it with 'spine stack up --dir {self.stack_dir}'")
+        return "postgres", stack_dsn(state)
+
     def probe(self, name: str, **params: Any) -> Mapping[str, Any]:
         if name == "substrate":
             return self._substrate()
+        if name == "running_daemons":
+            return self._running_daemons()
         return super().probe(name, **params)
+
+    def _running_daemons(self) -> Mapping[str, Any]:
+        """The platform's daemons, plus every consumer or reporter process this session's scenarios started
+        that is still alive (found by the session's run id in their command line, from any xdist worker)."""
+        from pytest_spine.stack.consumers import running_services
+
+        found = dict(super().probe("running_daemons"))
+        marker = self.run.platform_run_id if self.run is not None else None
+        processes = running_services(marker) if marker else []
+        found["running"] = [*found.get("running", []), *(f"{p['service']} pid {p['pid']}" for p in processes)]
+        found["service_processes"] = processes
+        return found
 
     def _substrate(self) -> Mapping[str, Any]:
         """What P0 checks on the real substrate, read over the direct endpoints (faults do not blind it)."""
@@ -217,8 +243,9 @@ def local_parity_driver(platform_run_id: str, seed: int, mutant: str | None, his
     and S3ObjectStore (through Toxiproxy) on freshly reset topics, so every scenario instance starts as
     clean as an in-memory one. Fault points are shared with the adapters; ``close()`` releases them."""
     from pytest_spine.clock import ManualClock
-    from pytest_spine.scenarios.reference_driver import BRING_UP, MemoryEvidence, ReferenceDriver
+    from pytest_spine.scenarios.reference_driver import BRING_UP, MemoryEvidence
     from pytest_spine.stack.kafka import reset_topics
+    from pytest_spine.targets.local_parity_consumers import LocalParityDriver
     from reference_impl.adapters.kafka_bus import KafkaBus
     from reference_impl.adapters.s3_store import S3ObjectStore
     from reference_impl.canonical import derive_id
@@ -256,14 +283,19 @@ def local_parity_driver(platform_run_id: str, seed: int, mutant: str | None, his
             bus.close()
             raise TargetUnavailable(f"the scenario's local_parity platform did not come up: phase {phase} "
                                     f"failed: {report.error}")
-    driver = ReferenceDriver(platform, history, clock, evidence)
-    driver.name = "local_parity"
+    driver = LocalParityDriver(platform, history, clock, evidence)
     # The truth is read over the direct endpoints, so a fault on the proxied links never blinds the checks.
     truth_bus = KafkaBus(endpoints["kafka.bootstrap"], client_id=f"scenario-truth-{platform_run_id}",
                          timeout_s=BUS_TIMEOUT_S)
     driver.truth_bus = truth_bus
     driver.truth_store = S3ObjectStore(endpoint_url=endpoints["s3.endpoint_url"], timeout_s=10.0,
                                        client_kwargs=credentials)
+    # A process_kill fault runs the consumers as processes of this run (the session's run id is in their
+    # command line, which is how P12 finds any left running) with the same mutant as the platform.
+    driver.process_setup = {"state": state, "registry": registry, "truth_bus": truth_bus,
+                            "truth_store": driver.truth_store, "seed": seed,
+                            "base_dir": Path(state.stack_dir) / "scenario-processes" / platform_run_id,
+                            "mutations": (spine_mutant,) if spine_mutant else ()}
     if "toxiproxy" in state.services:
         driver.toxiproxy = ToxiproxyApi(state.endpoint("toxiproxy.api_url"))
         driver.toxiproxy.reset()  # no toxic of an earlier, interrupted run leaks into this one
@@ -286,7 +318,20 @@ def local_parity_driver(platform_run_id: str, seed: int, mutant: str | None, his
                 bus.close()
 
     driver.close = close  # type: ignore[method-assign]
-    return driver
+    return _with_control_plane(driver, mutant, state)
+
+
+def _with_control_plane(driver: Any, mutant: str | None, state: StackState) -> Any:
+    """The control-plane scenarios run on the stack's PostgreSQL, so CH-RESTART-DURING-RUNNING SIGKILLs a real
+    worker process. Without one every control-plane run fails naming the fix (no in-memory fallback)."""
+    from pytest_spine.stack.shared_postgres import stack_dsn
+    from pytest_spine.targets.reference_control_plane import ControlPlaneChaosDriver
+
+    try:
+        dsn, problem = stack_dsn(state), None
+    except EnvironmentFault as missing:
+        dsn, problem = None, str(missing)
+    return ControlPlaneChaosDriver(driver, mutant, store="postgres", dsn=dsn, unavailable=problem)
 
 
 def _register_driver() -> None:

@@ -112,9 +112,16 @@ def scenario_figures(operations: tuple[Operation, ...] | list[Operation]) -> dic
 class ControlPlaneChaosDriver:
     """A chaos driver that adds the ``control_plane`` capability to another driver (it delegates the rest)."""
 
-    def __init__(self, inner: Any, mutant: str | None) -> None:
+    def __init__(self, inner: Any, mutant: str | None, *, store: str | None = None, dsn: str | None = None,
+                 unavailable: str | None = None) -> None:
+        """``store``/``dsn`` pin the store (else ``store_kind``: memory or ``SPINE_CP_STORE``); ``unavailable``
+        says why the pinned store cannot be reached: every control-plane run then fails with that reason,
+        never falling back to another store."""
         self._inner = inner
         self._mutant = mutant
+        self._store = store
+        self._dsn = dsn
+        self._unavailable = unavailable
         self._armed: set[str] = set()
         self.capabilities = frozenset(inner.capabilities) | {"control_plane"}
 
@@ -128,7 +135,10 @@ class ControlPlaneChaosDriver:
         self._armed.discard(fault)
 
     def run_control_plane(self, workload: str, *, seed: int) -> dict[str, Any]:
-        run = run_control_plane(workload, seed=seed, mutant=self._mutant, store=store_kind({}),
+        if self._unavailable is not None:
+            raise EnvironmentFault(self._unavailable)
+        run = run_control_plane(workload, seed=seed, mutant=self._mutant, store=self._store or store_kind({}),
+                                dsn=self._dsn,
                                 history=self._inner.history, armed=frozenset(self._armed),
                                 platform_run_id=self._inner.platform_run_id)
         return scenario_figures(run.operations)

@@ -99,6 +99,8 @@ def kill_worker_process(store: Any, worker_id: str, now: float, recorder: _Recor
              store.schema, "--worker-id", worker_id, "--now", repr(now), "--history", str(lines)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         job_id = None
+        executing = False
+        sent: str | None = None
         try:
             assert process.stdout is not None
             for _ in range(2):  # CLAIMED <job>, then EXECUTING <job> once its heavy execution began
@@ -106,11 +108,13 @@ def kill_worker_process(store: Any, worker_id: str, now: float, recorder: _Recor
                 line = process.stdout.readline().strip() if ready else ""
                 if line.startswith("CLAIMED "):
                     job_id = line.split(" ", 1)[1]
+                executing = line.startswith("EXECUTING ")
                 if not line.startswith("CLAIMED "):
                     break
         finally:
             if process.poll() is None:
                 os.kill(process.pid, signal.SIGKILL)
+                sent = "SIGKILL"
             process.wait(timeout=timeout)
             for stream in (process.stdout, process.stderr):
                 if stream is not None:
@@ -119,6 +123,11 @@ def kill_worker_process(store: Any, worker_id: str, now: float, recorder: _Recor
             for line in lines.read_text(encoding="utf-8").splitlines():
                 row = json.loads(line)
                 recorder.record(row["process"], row["type"], row["f"], **row["value"])
+        # What the OS says happened to the worker: its pid, the signal sent and how it ended (-9 = killed by
+        # SIGKILL), so the evidence shows a real process died, not a simulated crash.
+        recorder.record("nemesis", "ok" if sent and process.returncode == -signal.SIGKILL else "info",
+                        "process_kill", worker=worker_id, pid=process.pid, signal=sent,
+                        returncode=process.returncode, job_id=job_id, during_execution=executing)
         return job_id
 
 

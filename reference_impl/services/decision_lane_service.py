@@ -101,6 +101,7 @@ class DurableDecisionLane:
                        offset=rec.offset, event_id=event_id)
         if value.get("platform_run_id") != self.required:
             self._put("skips", event_id, {"event_id": event_id, "reason": "out_of_scope"})
+            self._written(rec, f"skip:{event_id}")
             return
         decision_id = derive_id(self.rt.run_id, event_id)
         outcome = decide(value, self.rt.config.seed)
@@ -127,6 +128,13 @@ class DurableDecisionLane:
                        "degraded": decision["degraded"]}
             self.rt.bus.produce(self.trigger_topic, str(decision["flow_id"]), trigger)
         self._act(decision)
+        self._written(rec, decision_id)
+
+    def _written(self, rec: BusRecord, key: str) -> None:
+        """The record's durable writes are done (decision, audit, action claim): what INV-COMMIT-AFTER-WRITE
+        pairs with the offset commit, as the in-process lane records it."""
+        self.rt.record(PROCESS, "ok", "state_write", group=self.group, topic=rec.topic, partition=rec.partition,
+                       offset=rec.offset, key=key)
 
     def _act(self, decision: Mapping[str, Any]) -> None:
         key = action_key_for(str(decision["decision_id"]), str(decision["action_type"]))
