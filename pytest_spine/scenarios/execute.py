@@ -103,9 +103,11 @@ def run_instance(spine: Any, scenario: Scenario, seed: int, history: History,
     try:
         result = run_scenario(scenario, seed, driver, scale=scale)
     finally:
-        driver.close()
-        if on_close is not None:
-            on_close()
+        try:
+            driver.close()  # may raise (a consumer process survived): the history is still stored
+        finally:
+            if on_close is not None:
+                on_close()
     return result.verdict, result
 
 
