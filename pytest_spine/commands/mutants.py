@@ -109,8 +109,12 @@ def _suite(mutant: str | None, args: argparse.Namespace, workdir: Path) -> Suite
     return SuiteRun(name, done.returncode, seconds, statuses)
 
 
-def kill_matrix(baseline: SuiteRun, runs: list[SuiteRun]) -> dict[str, Any]:
-    """Per mutant, the checks that killed it; the score; and the INV-/CH- checks that killed nothing."""
+def kill_matrix(baseline: SuiteRun, runs: list[SuiteRun],
+                declared: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
+    """Per mutant, the checks that killed it; the score; and the INV-/CH- checks that killed nothing.
+
+    ``declared``: the checks each mutant is measured to break. A surviving mutant whose declared checks are
+    all NOT_APPLICABLE on the reference (a network fault) cannot be measured here: it is listed apart."""
     passing = {check for check, status in baseline.statuses.items() if status not in FAILING}
     rows: dict[str, Any] = {}
     killers: dict[str, list[str]] = {check: [] for check in sorted(baseline.statuses)}
@@ -120,6 +124,12 @@ def kill_matrix(baseline: SuiteRun, runs: list[SuiteRun]) -> dict[str, Any]:
             killers.setdefault(check, []).append(run.mutant)
         rows[run.mutant] = {"killed": bool(failed), "failed_checks": failed, "exit_code": run.exit_code,
                             "seconds": round(run.seconds, 1), "error": run.error}
+    unmeasurable = []
+    for name, row in list(rows.items()):
+        checks = {c.split("/", 1)[0] for c in (declared or {}).get(name, ())}
+        if not row["killed"] and checks and all(baseline.statuses.get(c) == "NOT_APPLICABLE" for c in checks):
+            unmeasurable.append(name)
+            del rows[name]
     killed = sum(1 for row in rows.values() if row["killed"])
     # A law NOT_APPLICABLE on the reference (a network fault needs local_parity) cannot be measured here:
     # it is listed apart, never counted as killing nothing nor as killing something.
@@ -134,6 +144,7 @@ def kill_matrix(baseline: SuiteRun, runs: list[SuiteRun]) -> dict[str, Any]:
         "baseline_failures": sorted(c for c, s in baseline.statuses.items() if s in FAILING),
         "laws_without_kill": sorted(c for c in laws if not killers[c]),
         "not_applicable_on_reference": elsewhere,
+        "mutants_measured_elsewhere": sorted(unmeasurable),
         "killers": {c: sorted(m) for c, m in killers.items() if m},
     }
 
@@ -173,7 +184,9 @@ def _run(args: argparse.Namespace) -> int:
     baseline, runs = results[0], results[1:]
     if baseline.error is not None:
         raise ConfigError(f"the baseline run on the correct reference failed to produce verdicts: {baseline.error}")
-    matrix = kill_matrix(baseline, runs)
+    from reference_impl.mutants import MUTANTS
+
+    matrix = kill_matrix(baseline, runs, {name: tuple(m.breaks) for name, m in MUTANTS.items()})
     if args.json:
         print(json.dumps(matrix, indent=2))
     else:
@@ -201,6 +214,9 @@ def _print(matrix: Mapping[str, Any]) -> None:
         print(f"SURVIVED: {', '.join(matrix['survivors'])}")
     if matrix["laws_without_kill"]:
         print(f"checks that killed no mutant: {', '.join(matrix['laws_without_kill'])}")
+    if matrix.get("mutants_measured_elsewhere"):
+        print(f"mutants whose checks are not applicable on the reference (killed on local_parity by the services "
+              f"tests): {', '.join(matrix['mutants_measured_elsewhere'])}")
     if matrix.get("not_applicable_on_reference"):
         print(f"not applicable on the reference (measured on local_parity by the services tests): "
               f"{', '.join(matrix['not_applicable_on_reference'])}")

@@ -34,6 +34,15 @@ def test_a_law_not_applicable_on_the_reference_is_listed_apart_not_as_killing_no
     assert matrix["score"] == 1.0
 
 
+def test_a_mutant_only_network_checks_can_kill_is_listed_apart_not_as_a_survivor() -> None:
+    baseline = SuiteRun("(baseline)", 0, 1.0, {"INV-A": "PASS", "CH-S3-FAULTS": "NOT_APPLICABLE"})
+    runs = [SuiteRun("net", 0, 1.0, {"INV-A": "PASS", "CH-S3-FAULTS": "NOT_APPLICABLE"}),
+            SuiteRun("plain", 0, 1.0, {"INV-A": "PASS", "CH-S3-FAULTS": "NOT_APPLICABLE"})]
+    matrix = kill_matrix(baseline, runs, {"net": ("CH-S3-FAULTS/fail_closed",), "plain": ("INV-A",)})
+    assert matrix["mutants_measured_elsewhere"] == ["net"]
+    assert matrix["survivors"] == ["plain"] and matrix["total"] == 1
+
+
 def test_list_names_the_spine_mutants(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["mutants", "list", "--json"]) == 0
     names = {m["name"] for m in json.loads(capsys.readouterr().out)["mutants"]}

@@ -18,7 +18,10 @@ from reference_impl.mutants import MUTANTS
 
 # Mutants whose breakage the phase gates do not read yet: they are killed by probe fields and history
 # (tests/reference_impl/test_mutants.py) and reported to the gate owner.
-NOT_YET_GATED = frozenset({"checker_always_pass", "hide_publish_ambiguity", "ready_without_pointers"})
+# Killed by invariants or scenarios rather than by a phase gate (evidence_put_unchecked: CH-S3-FAULTS on
+# local_parity, tests/pytest_spine/stack/test_network_scenarios.py).
+NOT_YET_GATED = frozenset({"checker_always_pass", "hide_publish_ambiguity", "ready_without_pointers",
+                           "evidence_put_unchecked"})
 
 
 def gated_run(tmp_path: Path, mutant: str | None = None) -> tuple[PhaseRunner, EvidenceBundle, ReferenceTarget]:
