@@ -137,7 +137,20 @@ def all_criteria() -> list[Criterion]:
 
 
 def _load() -> None:
-    from pytest_spine.gates import phases  # noqa: F401  (registers the criteria)
+    """Register the criteria (importing ``phases`` does). When this module was imported afresh while an old
+    ``phases`` is still an attribute of the package (pytester's in-process runs drop the modules they imported),
+    ``from pytest_spine.gates import phases`` would return the old one and register nothing here: import by
+    module name, and re-run it if it is still loaded."""
+    if CRITERIA:
+        return
+    import importlib
+    import sys
+
+    loaded = sys.modules.get("pytest_spine.gates.phases")
+    if loaded is None:
+        importlib.import_module("pytest_spine.gates.phases")
+    else:
+        importlib.reload(loaded)
 
 
 def target_not_applicable(target: Target) -> Mapping[str, str]:
