@@ -169,7 +169,24 @@ class LocalParityTarget(ReferenceTarget):
             return self._substrate()
         if name == "running_daemons":
             return self._running_daemons()
+        if name == "security_drill":
+            return self._security_drill(str(params["check_id"]))
         return super().probe(name, **params)
+
+    def _security_drill(self, check_id: str) -> Mapping[str, Any]:
+        """The security layer guards the gate's control messages inside the platform process, which here is the
+        same reference platform as on ``reference`` (only its bus and store are real): its drills are the
+        reference drills, run with this run's seed, mutant and run id."""
+        from pytest_spine.targets.reference_security import run_drill
+
+        if self.run is None:
+            raise ProbeNotSupported(self.name, "security_drill", "the target was not started")
+        scale = float(self.run.workload_scale)
+        params: dict[str, Any] = {"measure_bytes": False} if check_id == "SEC-REPLAY-REJECT" and scale < 1.0 else {}
+        result = run_drill(check_id, seed=self.run.seed, mutant=self.run.mutant,
+                           platform_run_id=self.run.platform_run_id, **params)
+        return {"observation": dict(result.observation), "operations": [op.to_json() for op in result.operations],
+                "canaries": list(result.canaries)}
 
     def _running_daemons(self) -> Mapping[str, Any]:
         """The platform's daemons, plus every consumer or reporter process this session's scenarios started

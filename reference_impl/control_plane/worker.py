@@ -89,14 +89,15 @@ class _Recorder(Protocol):
 
 
 def kill_worker_process(store: Any, worker_id: str, now: float, recorder: _Recorder,
-                        timeout: float = 60.0) -> str | None:
+                        timeout: float = 60.0, platform_run_id: str = "control-plane") -> str | None:
     """Start a real worker process on the PostgreSQL store, let it claim a job and start executing it, SIGKILL it,
     and replay its records into ``recorder``. Returns the job it held (None when it found nothing)."""
     with tempfile.TemporaryDirectory(prefix="cp-worker-") as folder:
         lines = Path(folder) / "history.jsonl"
         process = subprocess.Popen(
             [sys.executable, "-m", "reference_impl.control_plane.worker", "--dsn", store.dsn, "--schema",
-             store.schema, "--worker-id", worker_id, "--now", repr(now), "--history", str(lines)],
+             store.schema, "--worker-id", worker_id, "--now", repr(now), "--history", str(lines),
+             "--platform-run-id", platform_run_id],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         job_id = None
         executing = False
@@ -140,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--now", type=float, required=True, help="The injected clock's time (epoch seconds)")
     parser.add_argument("--hold", type=float, default=3600.0, help="Wall seconds the heavy execution takes")
     parser.add_argument("--history", type=Path, required=True)
+    parser.add_argument("--platform-run-id", default="control-plane",
+                        help="The run its events belong to (the plane that started it)")
     args = parser.parse_args(argv)
 
     from reference_impl.control_plane.postgres_store import PostgresStore
@@ -151,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except StoreUnavailable as error:
             print(f"worker {args.worker_id}: {error}", file=sys.stderr)
             return 3
-        plane = ControlPlane(store, FixedClock(args.now), recorder)
+        plane = ControlPlane(store, FixedClock(args.now), recorder, platform_run_id=args.platform_run_id)
         job = plane.claim(args.worker_id)
         if job is None:
             print("NOTHING", flush=True)

@@ -116,7 +116,8 @@ class Driver:
         if self.store.kind == "postgres":
             from reference_impl.control_plane.worker import kill_worker_process
 
-            job_id = kill_worker_process(self.store, worker.worker_id, self.clock.now(), self.recorder)
+            job_id = kill_worker_process(self.store, worker.worker_id, self.clock.now(), self.recorder,
+                                         platform_run_id=self.platform_run_id)
             return self.store.get_job(job_id) if job_id else None
         return worker.claim_and_crash()
 
