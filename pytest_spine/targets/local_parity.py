@@ -262,7 +262,7 @@ def local_parity_driver(platform_run_id: str, seed: int, mutant: str | None, his
     from pytest_spine.clock import ManualClock
     from pytest_spine.scenarios.reference_driver import BRING_UP, MemoryEvidence
     from pytest_spine.stack.kafka import reset_topics
-    from pytest_spine.targets.local_parity_consumers import LocalParityDriver
+    from pytest_spine.targets.local_parity_consumers import LocalParityDriver, prune_process_runs
     from reference_impl.adapters.kafka_bus import KafkaBus
     from reference_impl.adapters.s3_store import S3ObjectStore
     from reference_impl.canonical import derive_id
@@ -309,9 +309,11 @@ def local_parity_driver(platform_run_id: str, seed: int, mutant: str | None, his
                                        client_kwargs=credentials)
     # A process_kill fault runs the consumers as processes of this run (the session's run id is in their
     # command line, which is how P12 finds any left running) with the same mutant as the platform.
+    process_runs = Path(state.stack_dir) / "scenario-processes"
+    prune_process_runs(process_runs)
     driver.process_setup = {"state": state, "registry": registry, "truth_bus": truth_bus,
                             "truth_store": driver.truth_store, "seed": seed,
-                            "base_dir": Path(state.stack_dir) / "scenario-processes" / platform_run_id,
+                            "base_dir": process_runs / platform_run_id,
                             "mutations": (spine_mutant,) if spine_mutant else ()}
     if "toxiproxy" in state.services:
         driver.toxiproxy = ToxiproxyApi(state.endpoint("toxiproxy.api_url"))

@@ -15,6 +15,7 @@ manager started, whatever happened; ``still_running()`` says if any survived.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import urllib.parse
 from collections import Counter
@@ -41,6 +42,21 @@ ORDER = ("rtdl", "decision_lane")  # upstream first: the lane is caught up only 
 CATCH_UP_TIMEOUT_S = 120.0
 POLL_S = 0.2
 NEMESIS = "nemesis"
+KEEP_PROCESS_RUNS = 5  # like pytest's basetemp: the last few runs' process logs stay for a post-mortem
+
+
+def prune_process_runs(root: Path, keep: int = KEEP_PROCESS_RUNS) -> list[Path]:
+    """Remove all but the newest ``keep`` run folders under ``root`` (the processes' configs, logs and history
+    files; what the checks need is already merged into the scenario's History and evidence). Returns what went."""
+    try:
+        runs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+    except FileNotFoundError:
+        return []
+    removed = []
+    for run in runs[keep:]:
+        shutil.rmtree(run, ignore_errors=True)  # a folder a parallel worker is still using is newer than these
+        removed.append(run)
+    return removed
 
 
 @dataclass(slots=True)

@@ -19,7 +19,7 @@ from pytest_spine.scenarios.reference_driver import ConsumerCrash
 from pytest_spine.stack.consumers import ConsumerHandle
 from pytest_spine.stack.processes import ProcessRecord, is_running, spawn, stop
 from pytest_spine.stack.state import StackState
-from pytest_spine.targets.local_parity_consumers import ConsumerProcesses, KillPlan
+from pytest_spine.targets.local_parity_consumers import ConsumerProcesses, KillPlan, prune_process_runs
 
 REGISTRY = Path(__file__).resolve().parents[3] / "pytest_spine" / "data" / "handles" / "local_parity.yaml"
 
@@ -140,3 +140,20 @@ def test_downstream_reads_the_archive_and_counts_executions(tmp_path: Path) -> N
         processes.history.record("decision_lane", "ok", "action_execute", action_key=key)
     processes.history.record("decision_lane", "ok", "action_duplicate_prevented", action_key="b")
     assert processes.max_executions_per_action() == 2
+
+
+def test_prune_process_runs_keeps_the_newest_runs_and_removes_the_rest(tmp_path: Path) -> None:
+    import os
+
+    for age, name in enumerate(["run-e", "run-d", "run-c", "run-b", "run-a"]):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "rtdl-1.log").write_text("log\n")
+        os.utime(folder, (1_000_000 - age * 10, 1_000_000 - age * 10))  # run-e newest, run-a oldest
+    (tmp_path / "stray-file.txt").write_text("not a run folder\n")
+
+    removed = prune_process_runs(tmp_path, keep=2)
+
+    assert sorted(p.name for p in removed) == ["run-a", "run-b", "run-c"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run-d", "run-e", "stray-file.txt"]
+    assert prune_process_runs(tmp_path / "absent") == []
