@@ -119,7 +119,7 @@ def _verdicts_like(view: BundleView, pattern: str) -> list[Verdict]:
 
 
 def _verdict_row(view: BundleView, key: str, label: str, pattern: str | tuple[str, ...], threshold: str,
-                 figure: str | None = None) -> Row:
+                 figure: str | tuple[str, ...] | None = None) -> Row:
     """A row decided by the verdicts matching ``pattern`` (one or several), merged worst-first."""
     patterns = (pattern,) if isinstance(pattern, str) else pattern
     found = [v for p in patterns for v in _verdicts_like(view, p)]
@@ -132,7 +132,8 @@ def _verdict_row(view: BundleView, key: str, label: str, pattern: str | tuple[st
     worst = next(v for v in found if v.status is status)
     value = "-"
     if figure:
-        measured = _figure_value(view, figure, found)
+        names = (figure,) if isinstance(figure, str) else figure
+        measured = next((m for name in names if (m := _figure_value(view, name, found)) is not None), None)
         value = measured[0] if measured else "no figure"
     evidence = tuple(dict.fromkeys(x for v in found for x in (f"verdicts.json#{v.check_id}", *v.evidence)))
     return Row(key, label, status.value, value, threshold, worst.reason, evidence)
@@ -249,7 +250,8 @@ def theta03(view: BundleView) -> Gate:
     (MET-*) that measures the same threshold, merged worst-first."""
     return Gate("Θ-03 acceptance gates", (
         _verdict_row(view, "unsigned_control", "Unsigned Control", ("SEC-UNSIGNED-REJECTED", "MET-UNSIGNED-ACCEPTED"),
-                     "0 unsigned accepted", "unsigned_accepted"),
+                     # The security gate counts what it admitted; the simulator's metric says "accepted".
+                     "0 unsigned accepted", ("unsigned_admitted", "unsigned_accepted")),
         _verdict_row(view, "replay_rejection", "Replay Rejection", ("SEC-REPLAY-REJECT", "MET-REPLAY-REJECTION"),
                      ">= 99.9 % within 30 s skew", "replay_rejection_ratio"),
         _verdict_row(view, "anomaly_reaction", "Anomaly Reaction",

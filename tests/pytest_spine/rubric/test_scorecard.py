@@ -197,6 +197,15 @@ def test_theta03_also_reads_the_simulator_metric_gates(make_bundle: Any, kit: An
     assert rows["anomaly_reaction"].reason.startswith("no SEC-QUARANTINE-REACTION or MET-QUARANTINE-REACTION verdict")
 
 
+def test_theta03_unsigned_row_shows_what_the_security_gate_admitted(make_bundle: Any, kit: Any) -> None:
+    leaked = [kit.verdict("SEC-UNSIGNED-REJECTED", "FAIL", figures={"unsigned_admitted": 3, "unsigned_sent": 100})]
+    rows = _rows(build_scorecard([load_bundle(make_bundle(verdicts=leaked, figures={}))]).latest.theta03)
+    assert (rows["unsigned_control"].status, rows["unsigned_control"].value) == ("FAIL", "3")
+    held = [kit.verdict("SEC-UNSIGNED-REJECTED", figures={"unsigned_admitted": 0, "unsigned_sent": 100})]
+    rows = _rows(build_scorecard([load_bundle(make_bundle(run_id="b", verdicts=held, figures={}))]).latest.theta03)
+    assert (rows["unsigned_control"].status, rows["unsigned_control"].value) == ("PASS", "0")
+
+
 def test_runner_timeline_without_samples_shades_progress_windows(make_bundle: Any, kit: Any) -> None:
     events = {"events": [{"progress": 0.25, "fault": "kill-consumer", "action": "inject", "ok": True},
                          {"progress": 0.5, "fault": "kill-consumer", "action": "rollback", "ok": True},
