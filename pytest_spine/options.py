@@ -42,6 +42,8 @@ def add_spine_options(addoption: Any, prefix: str = "spine-") -> None:
     addoption(f"--{prefix}metrics-dir", dest="spine_metrics_dir", default=None, metavar="DIR",
               help="Where the metrics files named by gate files live (simulator JSON, CSV; also "
                    "$SPINE_METRICS_DIR)")
+    addoption(f"--{prefix}kpis", dest="spine_kpis", default=None, metavar="PATH",
+              help="The operator's KPI figures for seed 001's KPI targets (YAML or JSON), judged on the scorecard")
     addoption(f"--{prefix}stack", dest="spine_stack", default="native", metavar="HOW",
               help=f"How local_parity starts its services: {', '.join(STACK_CHOICES)}")
 

@@ -13,11 +13,14 @@ import pytest
 
 from pytest_spine.clock import Clock, SystemClock
 from pytest_spine.evidence.bundle import EvidenceBundle
+from pytest_spine.gates.kpis import OperatorKpis
 from pytest_spine.gates.runner import PhaseRunner
 from pytest_spine.history import History
 from pytest_spine.targets import create_target
-from pytest_spine.targets.base import RunSpec, Target
+from pytest_spine.targets.base import PHASE_IDS, RunSpec, Target
 from pytest_spine.verdicts import Status, Verdict
+
+GREEN_PHASES = tuple(p for p in PHASE_IDS if p != "P(-1)")  # seed 003: P0..P11, then P12 teardown
 
 HISTORY_PATH = "history/run.jsonl.gz"
 
@@ -37,6 +40,7 @@ class SpineSettings:
     allow_destructive: bool = False
     stack: str = "native"
     worker_id: str | None = None  # set on an xdist worker
+    kpis: OperatorKpis | None = None  # --spine-kpis: written to the bundle as operate/kpis.json
     target_options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -199,8 +203,20 @@ class SpineSession:
         }), "sealing the bundle", on_error)
 
     def spine_green(self) -> bool:
-        gates = [v for v in self.verdicts.values() if v.kind == "gate"]
-        return bool(gates) and not any(v.status.is_failure for v in gates)
+        return not self.not_green_because()
+
+    def not_green_because(self) -> str:
+        """Why this run is not Spine Green v0 (seed 003: P0..P11 PASS, then P12 teardown PASS); "" when it is.
+        A phase with no verdict (deselected, or never reached) is missing evidence, never a pass."""
+        gates = {**self.runner.verdicts, **self.verdicts}
+        failed = sorted({v.check_id for v in gates.values() if v.kind == "gate" and v.status.is_failure})
+        if failed:
+            return f"failed: {', '.join(failed[:5])}" + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
+        missing = [p for p in GREEN_PHASES if not any(c.startswith(f"{p}-") for c, v in gates.items()
+                                                      if v.kind == "gate")]
+        if missing:
+            return f"no verdict for {', '.join(missing)} (not run in this selection: missing evidence is not green)"
+        return ""
 
 
 def _attempt(step: Callable[[], Any], what: str, on_error: Callable[[str], None]) -> None:

@@ -10,6 +10,8 @@ import pytest
 from pytest_spine.clock import SystemClock, new_platform_run_id
 from pytest_spine.errors import EvidenceError, TargetUnavailable
 from pytest_spine.evidence.bundle import EvidenceBundle
+from pytest_spine.gates.kpis import DOCUMENT as KPI_DOC
+from pytest_spine.gates.kpis import KpiFileError, load_kpis
 from pytest_spine.options import DEFAULT_SEED, ENV_CHOICES, PROFILE_CHOICES, STACK_CHOICES, parse_duration
 from pytest_spine.session import GateDecision, SpineSession, SpineSettings, decide_gate
 from pytest_spine.targets import ensure_available
@@ -58,6 +60,12 @@ def read_settings(config: pytest.Config) -> SpineSettings:
         raise pytest.UsageError(f"--spine-handles must name a handles registry file, given: {handles!r} "
                                 "(no such file)")
 
+    kpis_path = config.getoption("spine_kpis")
+    try:
+        kpis = load_kpis(kpis_path) if kpis_path else None
+    except KpiFileError as bad:
+        raise pytest.UsageError(str(bad)) from None
+
     workerinput = getattr(config, "workerinput", None)
     invocation = Path(config.invocation_params.dir)
     if workerinput is not None and "spine_run_id" in workerinput:
@@ -75,6 +83,7 @@ def read_settings(config: pytest.Config) -> SpineSettings:
         scenarios=tuple(config.getoption("spine_scenario") or ()), dry_run=bool(config.getoption("spine_dry_run")),
         profile=profile, soak_seconds=soak_seconds, handles=handles_path,
         allow_destructive=bool(config.getoption("spine_allow_destructive")), stack=stack, worker_id=worker_id,
+        kpis=kpis,
     )
 
 
@@ -102,6 +111,8 @@ def open_session(config: pytest.Config) -> SpineSession:
                                payload={"path": relpath, "sha256": digest})
 
     bundle.on_write = written
+    if settings.kpis is not None and not settings.is_worker:
+        bundle.put(KPI_DOC, settings.kpis.to_evidence())
     return session
 
 
@@ -152,7 +163,7 @@ def gate_decision(spine: SpineSession, exitstatus: int, failed_items: int) -> Ga
 
         view = BundleView(spine.bundle.root, spine.settings.platform_run_id, tuple(spine.verdicts.values()),
                           dict(spine.figures), tuple(spine.bundle.list()), None, spine.settings.env,
-                          spine.bundle.get(V12_DOC), {})
+                          spine.bundle.get(V12_DOC), {}, spine.bundle.get(KPI_DOC))
         rubric = score_bundle(view)
         rubric_decision = rubric.decision.value
         no_go.extend(rubric.no_go)

@@ -17,6 +17,7 @@ _STYLE = {
 
 def write_summary(terminalreporter: Any, spine: Any) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     buffer = io.StringIO()
@@ -64,9 +65,10 @@ def write_summary(terminalreporter: Any, spine: Any) -> None:
                           f"{sum(v.status is Status.PASS for v in items)}/{len(items)}", ", ".join(bad[:6]))
         console.print(kinds)
 
-    green = spine.spine_green()
-    console.print(f"Spine Green v0: [{'bold green' if green else 'bold red'}]"
-                  f"{'YES' if green else 'NO'}[/]   evidence bundle: {spine.bundle.root}")
+    why_not = spine.not_green_because()
+    console.print(f"Spine Green v0: [{'bold red' if why_not else 'bold green'}]"
+                  f"{'NO' if why_not else 'YES'}[/]" + (f" ({escape(why_not)})" if why_not else "")
+                  + f"   evidence bundle: {spine.bundle.root}")
     console.print(f"verify it with: spine evidence verify {spine.bundle.root}   replay with: "
                   f"--spine-seed={spine.seed}" + (f" --spine-mutant={spine.settings.mutant}"
                                                   if spine.settings.mutant else ""))

@@ -32,6 +32,7 @@ class BundleView:
     env: str
     v12_gate: Mapping[str, Any] | None
     timelines: Mapping[str, Mapping[str, Any]]  # scenario instance id -> timeline.json
+    kpis: Mapping[str, Any] | None = None  # operate/kpis.json: the operator's KPI figures (--spine-kpis)
 
     def link(self, relpath: str) -> str:
         """A path a reader can open: relative to the bundle root, the way verdict evidence is recorded."""
@@ -109,8 +110,9 @@ def load_bundle(root: Path) -> BundleView:
         doc = _read(path)
         if isinstance(doc, dict):
             timelines[path.parent.name] = doc
+    kpis = _read(root / "operate" / "kpis.json")
     return BundleView(root, run_id, tuple(verdicts), figures, files, run_at, env,
-                      v12 if isinstance(v12, dict) else None, timelines)
+                      v12 if isinstance(v12, dict) else None, timelines, kpis if isinstance(kpis, dict) else None)
 
 
 def verify_or_refuse(path: Path) -> Path:

@@ -14,6 +14,8 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from pytest_spine.errors import EvidenceError
+from pytest_spine.gates.kpis import DOCUMENT as KPI_DOC
+from pytest_spine.gates.kpis import KPIS
 from pytest_spine.rubric.bundles import BundleView
 from pytest_spine.rubric.engine import CATEGORY_KEYS, RubricResult
 from pytest_spine.rubric.mapping import RubricSpec, load_rubric, score_bundle
@@ -169,19 +171,7 @@ _V12_FIGURES: tuple[tuple[str, str, tuple[str, ...], Callable[[float], bool], st
      lambda v: v >= 0.95, ">= 95 %"),
     ("mttr", "MTTR for common incidents", ("mttr_minutes",), lambda v: v <= 10, "<= 10 min"),
 )
-_KPIS: tuple[tuple[str, str, tuple[str, ...], Callable[[float], bool], str], ...] = (
-    ("heavy_task_success", "Heavy task success rate", ("heavy_task_success_rate",), lambda v: v >= 0.96, ">= 96 %"),
-    ("human_intervention", "Human intervention ratio", ("human_intervention_ratio",), lambda v: v <= 0.15,
-     "<= 15 %"),
-    ("approve_to_resume_p95", "Approve-to-resume latency p95", ("approve_to_resume_p95_s",), lambda v: v < 90,
-     "< 90 s"),
-    ("outcome_consistency", "Outcome consistency (5 reruns)", ("outcome_consistency_ratio",), lambda v: v >= 0.90,
-     ">= 90 %"),
-    ("uptime", "System uptime", ("uptime_ratio",), lambda v: v >= 0.997, ">= 99.7 %"),
-    ("operator_time", "Operator active time", ("operator_active_minutes_per_day",), lambda v: v < 60,
-     "< 60 min/day"),
-    ("audit_score", "Audit score", ("audit_score",), lambda v: v >= 95, ">= 95"),
-)
+
 
 
 def _v12_lookup(view: BundleView, names: Sequence[str], section: str) -> tuple[Any, str] | None:
@@ -198,13 +188,13 @@ def _v12_lookup(view: BundleView, names: Sequence[str], section: str) -> tuple[A
 
 
 def _measured_rows(view: BundleView, specs: Sequence[tuple[str, str, tuple[str, ...], Callable[[float], bool], str]],
-                   section: str) -> list[Row]:
+                   section: str, missing: str | None = None) -> list[Row]:
     rows = []
     for key, label, names, ok, threshold in specs:
         found = _v12_lookup(view, names, section)
         if found is None:
-            why = (f"{names[0]} is in neither {V12_DOC} nor figures.json" if view.v12_gate is not None else
-                   f"{V12_DOC} is absent and figures.json has no {names[0]}")
+            why = missing or (f"{names[0]} is in neither {V12_DOC} nor figures.json" if view.v12_gate is not None
+                              else f"{V12_DOC} is absent and figures.json has no {names[0]}")
             rows.append(Row(key, label, NOT_MEASURED, "not measured", threshold, why, ()))
             continue
         raw, source = found
@@ -242,7 +232,32 @@ def _soak_note(view: BundleView) -> str:
 
 
 def kpis(view: BundleView) -> Gate:
-    return Gate("KPI targets", tuple(_measured_rows(view, _KPIS, "kpis")), _soak_note(view))
+    """Seed 001's KPI targets, judged on the operator's figures (``operate/kpis.json``, from ``--spine-kpis``);
+    a KPI the operator did not give is NOT_MEASURED: the test workloads cannot measure production KPIs."""
+    given = view.kpis.get("kpis") if isinstance(view.kpis, Mapping) else None
+    given = given if isinstance(given, Mapping) else {}
+    window = view.kpis.get("window") if isinstance(view.kpis, Mapping) else None
+    rows = []
+    for kpi in KPIS:
+        if kpi.name not in given:
+            rows.extend(_measured_rows(view, ((kpi.key, kpi.label, (kpi.name,), kpi.meets, kpi.threshold),),
+                                       "kpis", missing=f"{kpi.name} was not given: the test workloads cannot "
+                                       "measure production KPIs; pass the window's figures with "
+                                       f"--spine-kpis FILE (written to {KPI_DOC})"))
+            continue
+        raw = given[kpi.name]
+        value = _number(raw)
+        source = f"{KPI_DOC}#{kpi.name}"
+        if value is None:
+            rows.append(Row(kpi.key, kpi.label, Status.FAIL.value, repr(raw), kpi.threshold,
+                            f"{source} is not a number: {raw!r}", (source,)))
+            continue
+        ok = kpi.meets(value)
+        rows.append(Row(kpi.key, kpi.label, (Status.PASS if ok else Status.FAIL).value, _fmt(raw), kpi.threshold,
+                        f"operator figure {_fmt(raw)}{f' for {window}' if window else ''} "
+                        f"({'meets' if ok else 'misses'} {kpi.threshold})", (source,)))
+    note = "" if given else f"no operator KPI figures in this run ({KPI_DOC} comes from --spine-kpis FILE)"
+    return Gate("KPI targets", tuple(rows), note)
 
 
 def theta03(view: BundleView) -> Gate:

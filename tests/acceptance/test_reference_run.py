@@ -32,7 +32,9 @@ def verdicts_of(bundle: Path) -> dict[str, dict[str, Any]]:
 
 
 def test_reference_passes_every_gate_and_leaves_a_valid_bundle(pytester: pytest.Pytester) -> None:
-    result, bundle = run_gates(pytester, "--spine-run-id=platform_accept_1")
+    kpis = pytester.path / "kpis.yaml"
+    kpis.write_text("window: 2026-W47\nkpis:\n  heavy_task_success_rate: 0.97\n  audit_score: 91\n")
+    result, bundle = run_gates(pytester, "--spine-run-id=platform_accept_1", f"--spine-kpis={kpis}")
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 0, result.stdout.str()[-3000:]
     assert outcomes["passed"] >= 45
@@ -46,6 +48,19 @@ def test_reference_passes_every_gate_and_leaves_a_valid_bundle(pytester: pytest.
     result.stdout.fnmatch_lines(["*Spine Green v0*", "*P7*INGEST_COMMITTED*PASS*", "*Spine Green v0: YES*"])
     status = json.loads((bundle / "bundle_status.json").read_text())
     assert status["status"] == "complete" and status["spine_green"] is True
+    # The operator's KPI figures are copied into the bundle and judged on the scorecard.
+    copied = json.loads((bundle / "operate" / "kpis.json").read_text())
+    assert copied["kpis"] == {"heavy_task_success_rate": 0.97, "audit_score": 91}
+    assert copied["window"] == "2026-W47" and copied["source_file"] == "kpis.yaml"
+    result.stdout.fnmatch_lines(["*Heavy task success*0.97*>= 96 %*PASS*operate/kpis.json#*",
+                                 "*Audit score*91*>= 95*FAIL*operate/kpis.json#*"])
+
+
+def test_a_partial_selection_is_never_called_spine_green(pytester: pytest.Pytester) -> None:
+    result, bundle = run_gates(pytester, "-k", "P0- or P1-")
+    assert result.ret == 0  # every check that ran passed: the gate decision is Go for what was selected
+    result.stdout.fnmatch_lines(["*Spine Green v0: NO (no verdict for P2, P3, P4, P5, P6, P7, P8, P9, P10, P11, *"])
+    assert json.loads((bundle / "bundle_status.json").read_text())["spine_green"] is False
 
 
 GATE_MUTANTS = sorted(name for name, m in MUTANTS.items() if any(b.startswith("P") for b in m.breaks))

@@ -28,3 +28,15 @@ def test_a_mutant_is_accepted_on_local_parity(pytester: pytest.Pytester, monkeyp
     result.stdout.fnmatch_lines(["*fault      sigkill-before-write: SIGKILL the rtdl process when it reaches "
                                  "rtdl.before_state_write for the 2nd time*rollback: disarm_and_stop (always)*",
                                  "*--spine-mutant=ack_before_write*"])
+
+
+def test_a_bad_kpi_file_is_refused_before_anything_is_written(pytester: pytest.Pytester) -> None:
+    kpis = pytester.path / "kpis.yaml"
+    kpis.write_text("kpis:\n  uptime: 0.999\n")
+    evidence = pytester.path / "reports"
+    result = pytester.runpytest_subprocess("--spine-env=reference", f"--spine-kpis={kpis}",
+                                           f"--spine-evidence-dir={evidence}", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: the KPI file {kpis}: kpis.uptime is not a KPI of seed 001 (did you mean "
+                                 "'uptime_ratio'?)"])
+    assert not evidence.exists()

@@ -197,6 +197,24 @@ def test_theta03_also_reads_the_simulator_metric_gates(make_bundle: Any, kit: An
     assert rows["anomaly_reaction"].reason.startswith("no SEC-QUARANTINE-REACTION or MET-QUARANTINE-REACTION verdict")
 
 
+def test_kpi_rows_judge_the_operators_figures_and_say_how_to_give_the_rest(make_bundle: Any) -> None:
+    operator = {"operate/kpis.json": {"source_file": "kpis.yaml", "sha256": "0" * 64, "window": "2026-W47",
+                                      "source": "dashboard", "kpis": {"heavy_task_success_rate": 0.97,
+                                                                      "audit_score": 91, "uptime_ratio": 0.998}}}
+    rows = _rows(build_scorecard([load_bundle(make_bundle(figures={}, files=operator))]).latest.kpis)
+    assert (rows["heavy_task_success"].status, rows["heavy_task_success"].value) == ("PASS", "0.97")
+    assert rows["heavy_task_success"].reason == "operator figure 0.97 for 2026-W47 (meets >= 96 %)"
+    assert rows["heavy_task_success"].evidence == ("operate/kpis.json#heavy_task_success_rate",)
+    assert (rows["audit_score"].status, rows["audit_score"].value) == ("FAIL", "91")
+    assert rows["audit_score"].reason == "operator figure 91 for 2026-W47 (misses >= 95)"
+    assert rows["uptime"].status == "PASS"
+    assert rows["operator_time"].status == "NOT_MEASURED"
+    assert "pass the window's figures with --spine-kpis FILE" in rows["operator_time"].reason
+
+    rows = _rows(build_scorecard([load_bundle(make_bundle(run_id="b", figures={}))]).latest.kpis)
+    assert {row.status for row in rows.values()} == {"NOT_MEASURED"}
+
+
 def test_theta03_unsigned_row_shows_what_the_security_gate_admitted(make_bundle: Any, kit: Any) -> None:
     leaked = [kit.verdict("SEC-UNSIGNED-REJECTED", "FAIL", figures={"unsigned_admitted": 3, "unsigned_sent": 100})]
     rows = _rows(build_scorecard([load_bundle(make_bundle(verdicts=leaked, figures={}))]).latest.theta03)
