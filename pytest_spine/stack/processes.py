@@ -3,6 +3,7 @@ start time (so a recycled pid is never killed), stop them politely then firmly, 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -16,6 +17,16 @@ from pathlib import Path
 from pytest_spine.errors import EnvironmentFault
 
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+@atexit.register
+def _reap_exited_children() -> None:
+    """Collect the exit status of children stopped by another path (``spine stack down`` in another process, a
+    kill by command line): otherwise Python reports each at exit as "subprocess N is still running". Services
+    still running are left alone: they are meant to outlive this process."""
+    for pid, child in list(_CHILDREN.items()):
+        if child.poll() is not None:
+            _CHILDREN.pop(pid, None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,9 +60,13 @@ def test_local_parity_runs_the_same_phase_machine_as_reference(local_stack: Sess
     assert all(o.completed for o in real.values()) and list(real) == list(PHASE_IDS)
     assert sorted(real_evidence.documents) == sorted(ref_evidence.documents)
     # The same seed gives the same work on Kafka as in memory, and the P8 gate facts agree: the mutant's lag
-    # shows on the real broker too.
-    assert real["P8"].facts == ref["P8"].facts
-    assert (real["P8"].facts["max_lag"] > 0) is (mutant == "consumer_not_caught_up")
+    # shows on the real broker too. (Under the mutant, which partitions the half-budget drains first depends on
+    # how the broker hands out fetches, so the per-partition maximum may differ by a record or two.)
+    assert real["P8"].facts["processed"] == ref["P8"].facts["processed"]
+    if mutant is None:
+        assert real["P8"].facts == ref["P8"].facts and real["P8"].facts["max_lag"] == 0
+    else:
+        assert real["P8"].facts["max_lag"] > 0 and ref["P8"].facts["max_lag"] > 0
     published = [op for op in real_ops.ops if op[2] == "publish" and op[1] == "ok"]
     assert len(published) == len([op for op in ref_ops.ops if op[2] == "publish" and op[1] == "ok"])
     assert {op[3]["topic"] for op in published} <= {

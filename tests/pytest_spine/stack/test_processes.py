@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -58,3 +60,22 @@ def test_wait_until_times_out_with_the_last_probe_error(tmp_path: Path) -> None:
 def test_free_port_is_free_and_log_tail_of_a_missing_file_says_so(tmp_path: Path) -> None:
     assert port_open(free_port()) is False
     assert log_tail(tmp_path / "none.log") == f"(no log at {tmp_path / 'none.log'})"
+
+
+def test_a_child_stopped_by_another_path_is_reaped_at_exit(tmp_path: Path) -> None:
+    import signal as _signal
+
+    from pytest_spine.stack import processes
+
+    record = processes.spawn("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "s.log")
+    os.kill(record.pid, _signal.SIGKILL)  # as `spine stack down` in another process would
+    child = processes._CHILDREN[record.pid]
+    for _ in range(100):
+        if Path(f"/proc/{record.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            break
+        time.sleep(0.05)
+    assert child.returncode is None  # a zombie nobody has waited for: Python would warn at exit
+
+    processes._reap_exited_children()
+
+    assert child.returncode == -9 and record.pid not in processes._CHILDREN
