@@ -129,12 +129,13 @@ OnIteration = Callable[[Iteration, float], None]  # (iteration, seconds left)
 
 def run_soak(scenarios: Sequence[Scenario], run_one: RunOne, *, seconds: float, monotonic: Callable[[], float],
              seeds: Iterator[int], on_iteration: OnIteration | None = None,
-             max_iterations: int = MAX_ITERATIONS) -> SoakWindow:
+             max_iterations: int = MAX_ITERATIONS, interrupted: Callable[[], bool] = lambda: False) -> SoakWindow:
     """Round-robin over ``scenarios`` with fresh seeds until ``seconds`` of ``monotonic`` time have passed.
 
     A scenario that turns out NOT_APPLICABLE leaves the rotation; three BLOCKED iterations in a row end the
     window (the target is unavailable). KeyboardInterrupt ends it too, and is *not* re-raised here: the caller
-    writes the window first, then re-raises.
+    writes the window first, then re-raises. ``interrupted()`` is asked between executions: a Ctrl-C whose
+    KeyboardInterrupt was swallowed on its way (raised inside a finalizer, say) still ends the window.
     """
     if seconds <= 0:
         raise SpineError(f"a soak window needs a positive duration, given: {seconds!r} seconds")
@@ -147,6 +148,9 @@ def run_soak(scenarios: Sequence[Scenario], run_one: RunOne, *, seconds: float, 
     position = 0
     try:
         while True:
+            if interrupted():
+                stopped = "interrupted"
+                break
             if not rotation:
                 stopped = "nothing_applicable"
                 break

@@ -8,9 +8,12 @@ stays bounded over a long night while every failure can be re-checked offline an
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 import time
 import weakref
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,13 +75,43 @@ def _run(spine: Any, config: Any) -> SoakWindow:
     def replay(iteration: Iteration) -> str:
         return replay_command(iteration, env, mutant)
 
-    with soak_progress(config, seconds, replay) as (on_iteration, on_done):
+    with soak_progress(config, seconds, replay) as (on_iteration, on_done), _interrupt_flag() as interrupted:
         window = run_soak(scenarios, lambda s, seed, n: run_one(spine, s, seed, n), seconds=seconds,
                           monotonic=time.monotonic, seeds=fresh_seeds(int(spine.seed), taken),
-                          on_iteration=on_iteration)
+                          on_iteration=on_iteration, interrupted=interrupted)
         on_done(window)
     write_window(spine, window)
     return window
+
+
+@contextlib.contextmanager
+def _interrupt_flag() -> Iterator[Callable[[], bool]]:
+    """While the window runs, SIGINT and SIGTERM also raise a flag the loop reads between executions, then do
+    what they did before (raise KeyboardInterrupt). A KeyboardInterrupt can be lost on its way up (raised in a
+    ``__del__`` or a callback, Python prints "Exception ignored" and goes on): the flag is not."""
+    seen: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, frame: Any) -> None:
+        before = previous.get(signum)
+        if before == signal.SIG_IGN:  # whoever started us asked for this signal to be ignored
+            return
+        seen.append(signum)
+        if callable(before):
+            before(signum, frame)
+        else:
+            raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for which in (signal.SIGINT, signal.SIGTERM):
+        previous[int(which)] = signal.signal(which, handler)
+    try:
+        yield lambda: bool(seen)
+    finally:
+        for signum, before in previous.items():
+            signal.signal(signum, before)
 
 
 def run_one(spine: Any, scenario: Scenario, seed: int, number: int) -> Iteration:

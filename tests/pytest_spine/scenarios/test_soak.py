@@ -85,6 +85,23 @@ def test_an_interrupt_ends_the_window_with_what_ran() -> None:
     assert [i.number for i in window.iterations] == [1, 2]
 
 
+def test_an_interrupt_whose_exception_was_swallowed_still_ends_the_window() -> None:
+    clock = FakeClock()
+    inner = runner(clock, 1.0)
+    signalled: list[int] = []
+
+    def run_one(s: Scenario, seed: int, number: int) -> Iteration:
+        if number == 2:
+            signalled.append(number)  # Ctrl-C arrived, but its KeyboardInterrupt was lost in a finalizer
+        result: Iteration = inner(s, seed, number)
+        return result
+
+    window = run_soak([scenario("CH-A")], run_one, seconds=100, monotonic=clock, seeds=fresh_seeds(1),
+                      interrupted=lambda: bool(signalled))
+    assert window.interrupted and window.stopped == "interrupted"
+    assert [i.number for i in window.iterations] == [1, 2]
+
+
 def test_not_applicable_scenarios_leave_the_rotation_and_an_empty_rotation_stops() -> None:
     clock = FakeClock()
     run_one = runner(clock, 1.0, status=lambda s: Status.NOT_APPLICABLE if s.id == "CH-NA" else Status.PASS)
@@ -172,3 +189,20 @@ def test_the_replay_command_names_the_scenario_and_the_seed() -> None:
     assert replay_command(iteration, "reference", "double_dispatch_on_resume") == (
         "pytest --spine-env=reference -k test_scenario --spine-scenario=CH-DUPLICATE-RESUME --spine-seed=4242 "
         "--spine-mutant=double_dispatch_on_resume")
+
+
+def test_during_the_window_a_signal_raises_the_flag_and_still_interrupts() -> None:
+    import os
+    import signal
+
+    from pytest_spine.scenarios.soak_session import _interrupt_flag
+
+    before = signal.getsignal(signal.SIGINT)
+    with _interrupt_flag() as interrupted:
+        assert interrupted() is False
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):  # the handler runs at the next bytecode boundary
+                pass
+        assert interrupted() is True  # even if that KeyboardInterrupt had been swallowed on its way
+    assert signal.getsignal(signal.SIGINT) is before
