@@ -197,12 +197,24 @@ def test_during_the_window_a_signal_raises_the_flag_and_still_interrupts() -> No
 
     from pytest_spine.scenarios.soak_session import _interrupt_flag
 
-    before = signal.getsignal(signal.SIGINT)
-    with _interrupt_flag() as interrupted:
-        assert interrupted() is False
-        with pytest.raises(KeyboardInterrupt):
+    # A suite started in the background by a shell inherits SIGINT ignored: set Python's usual handler here.
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with _interrupt_flag() as interrupted:
+            assert interrupted() is False
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGINT)
+                for _ in range(1000):  # the handler runs at the next bytecode boundary
+                    pass
+            assert interrupted() is True  # even if that KeyboardInterrupt had been swallowed on its way
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # ignored by whoever started us: it stays ignored
+        with _interrupt_flag() as interrupted:
             os.kill(os.getpid(), signal.SIGINT)
-            for _ in range(1000):  # the handler runs at the next bytecode boundary
+            for _ in range(1000):
                 pass
-        assert interrupted() is True  # even if that KeyboardInterrupt had been swallowed on its way
-    assert signal.getsignal(signal.SIGINT) is before
+            assert interrupted() is False
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, outer)

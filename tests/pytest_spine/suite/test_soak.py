@@ -97,11 +97,18 @@ def test_a_failing_iteration_prints_its_seed_and_the_replay_fails_the_same_way(t
     assert f"test_scenario[{first['instance']}]" in again.stdout
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_an_interrupted_soak_leaves_a_readable_bundle_marked_incomplete(tmp_path: Path, signum: int) -> None:
     evidence = tmp_path / "reports"
+    # As from a terminal: a suite started in the background by a shell inherits SIGINT ignored, and Python only
+    # turns SIGINT into KeyboardInterrupt when it starts with the default disposition.
     process = subprocess.Popen(pytest_args(evidence, "--spine-soak=300s", "-k", "test_soak", *CP_AND_FLOOD[:2]),
-                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=_default_sigint)
     assert process.stdout is not None
     seen: list[str] = []
     for line in process.stdout:  # the soak prints a line per iteration: interrupt it after the second
