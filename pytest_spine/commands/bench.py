@@ -1,6 +1,7 @@
 """``spine bench KIND``: measure and print figures (operations/s, peak memory, ...).
 
-Kinds are the modules of ``pytest_spine.benchmarks`` (see its docstring for how to add one).
+Kinds are the modules of ``pytest_spine.benchmarks`` (see its docstring for how to add one). Every kind takes
+``--save PATH`` and ``--compare PATH [--fail-over PCT]`` (``pytest_spine.benchmarks._baseline``).
 """
 
 from __future__ import annotations
@@ -9,9 +10,20 @@ import argparse
 import importlib
 import json
 import pkgutil
+import sys
+from pathlib import Path
 from typing import Any
 
 from pytest_spine import benchmarks
+from pytest_spine.benchmarks._baseline import (
+    DEFAULT_FAIL_OVER_PCT,
+    Comparison,
+    compare,
+    load,
+    record,
+    refuse_existing,
+    save,
+)
 
 
 def register(sub: Any) -> None:
@@ -24,20 +36,62 @@ def register(sub: Any) -> None:
         kind = kinds.add_parser(module.KIND, help=module.HELP)
         module.add_arguments(kind)
         kind.add_argument("--json", action="store_true", help="Print the figures as one JSON object")
+        kind.add_argument("--save", type=Path, default=None, metavar="PATH",
+                          help="Also write the figures, workload and machine info to PATH (never overwritten)")
+        kind.add_argument("--compare", type=Path, default=None, metavar="PATH",
+                          help="Compare with a benchmark saved earlier; exit 1 on a regression")
+        kind.add_argument("--fail-over", type=float, default=DEFAULT_FAIL_OVER_PCT, metavar="PCT",
+                          help="With --compare: a figure worse by more than PCT %% is a regression "
+                               f"(default {DEFAULT_FAIL_OVER_PCT:g})")
         kind.set_defaults(func=_runner(module))
 
 
 def _runner(module: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
+        # Both files are checked before measuring: a long benchmark must not end in "cannot save".
+        baseline = load(args.compare, module.KIND) if args.compare is not None else None
+        if args.save is not None:
+            refuse_existing(args.save)
         figures = module.run(args)
+        rows = compare(baseline, module.KIND, args, figures, args.fail_over) if baseline is not None else None
+        if args.save is not None:
+            save(args.save, record(module.KIND, args, figures))
         if args.json:
-            print(json.dumps({"bench": module.KIND, "figures": dict(figures)}, sort_keys=True))
-        else:
+            report: dict[str, Any] = {"bench": module.KIND, "figures": dict(figures)}
+            if rows is not None:
+                report["comparison"] = {"baseline": str(args.compare), "fail_over_pct": args.fail_over,
+                                        "regressions": [r.figure for r in rows if r.regression],
+                                        "figures": [{"figure": r.figure, "baseline": r.baseline, "now": r.now,
+                                                     "change_pct": r.change_pct, "better": r.better,
+                                                     "verdict": r.verdict} for r in rows]}
+            print(json.dumps(report, sort_keys=True))
+        elif rows is None:
             width = max((len(name) for name in figures), default=0)
             for name, value in figures.items():
-                shown = f"{value:,.1f}" if isinstance(value, float) else (
-                    f"{value:,}" if isinstance(value, int) else str(value))
-                print(f"{name:<{width}}  {shown}")
-        return 0
+                print(f"{name:<{width}}  {_shown(value)}")
+        else:
+            _print_comparison(rows, args.compare, args.fail_over)
+        if args.save is not None:
+            print(f"saved to {args.save}", file=sys.stderr)
+        return 1 if rows is not None and any(r.regression for r in rows) else 0
 
     return run
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _print_comparison(rows: list[Comparison], baseline: Path, fail_over: float) -> None:
+    width = max((len(r.figure) for r in rows), default=0)
+    print(f"{'figure':<{width}}  {'baseline':>14}  {'now':>14}  {'change':>9}  verdict")
+    for r in rows:
+        change = "-" if r.change_pct is None else f"{r.change_pct:+.1f} %"
+        better = f" ({r.better} is better)" if r.better and r.regression else ""
+        print(f"{r.figure:<{width}}  {_shown(r.baseline):>14}  {_shown(r.now):>14}  {change:>9}  {r.verdict}{better}")
+    bad = [r.figure for r in rows if r.regression]
+    print(f"{len(bad)} regression(s) over {fail_over:g} % against {baseline}" + (f": {', '.join(bad)}" if bad else ""))

@@ -100,6 +100,10 @@ EXERCISED: tuple[tuple[str, str], ...] = (
      "tests/pytest_spine/suite/test_soak.py::test_a_failing_iteration_prints_its_seed_and_the_replay_fails_the_same_way"),
     ("pytest --spine-env=reference -n 2",
      "tests/acceptance/test_parallel.py::test_two_workers_leave_one_valid_bundle_with_their_parts_merged"),
+    ("spine bench checkers --ops 1000000 --save *",
+     "tests/pytest_spine/benchmarks/test_baseline.py::test_the_command_saves_compares_and_exits_1_on_a_regression"),
+    ("spine bench checkers --ops 1000000 --compare * --save *",
+     "tests/pytest_spine/benchmarks/test_baseline.py::test_the_command_saves_compares_and_exits_1_on_a_regression"),
     # targets.md
     ("pytest --spine-env=reference", REAL_RUN),
     ("pytest --spine-env=reference --spine-mutant=ack_before_write",
@@ -183,3 +187,41 @@ def test_cheap_doc_command_runs(command: str, sealed_bundle: Any, tmp_path: Path
     assert code == 0, (command, captured.out[-2000:], captured.err[-2000:])
     if "--out" in argv:
         assert Path(argv[argv.index("--out") + 1]).read_text().startswith("<!DOCTYPE html>")
+
+
+def _workflow_commands() -> list[tuple[str, str]]:
+    import yaml
+
+    found = []
+    for path in sorted((DOCS / "examples").glob("*.yml")):
+        workflow = yaml.safe_load(path.read_text())
+        assert workflow.get("jobs"), f"{path.name}: no jobs"
+        for job in workflow["jobs"].values():
+            for step in job["steps"]:
+                for line in str(step.get("run", "")).splitlines():
+                    if line.strip().startswith(("spine ", "pytest ")):
+                        found.append((path.name, line.strip()))
+    return found
+
+
+@pytest.mark.parametrize(("workflow", "command"), _workflow_commands())
+def test_example_workflows_use_real_commands_and_options(workflow: str, command: str) -> None:
+    """Parsed, not run: every spine sub-command and option, and every --spine-* option, exists."""
+    from pytest_spine.cli import build_parser
+    from pytest_spine.options import add_spine_options
+
+    argv = shlex.split(command)
+    if argv[0] == "spine":
+        build_parser().parse_args(argv[1:])  # SystemExit on an unknown sub-command or option
+        return
+    known: set[str] = set()
+    add_spine_options(lambda *names, **_: known.update(names))
+    used = {a.split("=", 1)[0] for a in argv[1:] if a.startswith("--spine-")}
+    assert used <= known, (workflow, sorted(used - known))
+
+
+def test_a_workflow_command_with_a_wrong_option_is_caught() -> None:
+    with pytest.raises(SystemExit):
+        test_example_workflows_use_real_commands_and_options("x.yml", "spine bench checkers --compare-to base.json")
+    with pytest.raises(AssertionError):
+        test_example_workflows_use_real_commands_and_options("x.yml", "pytest --spine-env=reference --spine-soke=30m")
