@@ -85,6 +85,16 @@ def spine(request: pytest.FixtureRequest) -> Iterator[Any]:
     yield session
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    from pytest_spine.session import TargetStartFailed
+
+    try:
+        return (yield)
+    except TargetStartFailed as blocked:  # the first test showed the whole failure; the rest say it in a line
+        pytest.fail(f"BLOCKED: {blocked}", pytrace=False)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     spine = session.config.stash.get(session_key, None)
     if spine is None:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from pytest_spine.clock import Clock, SystemClock
+from pytest_spine.errors import EnvironmentFault
 from pytest_spine.evidence.bundle import EvidenceBundle
 from pytest_spine.gates.kpis import OperatorKpis
 from pytest_spine.gates.runner import PhaseRunner
@@ -21,6 +22,10 @@ from pytest_spine.targets.base import PHASE_IDS, RunSpec, Target
 from pytest_spine.verdicts import Status, Verdict
 
 GREEN_PHASES = tuple(p for p in PHASE_IDS if p != "P(-1)")  # seed 003: P0..P11, then P12 teardown
+
+
+class TargetStartFailed(EnvironmentFault):
+    """The run's target failed to start earlier in this session; the first failure says why."""
 
 HISTORY_PATH = "history/run.jsonl.gz"
 
@@ -46,6 +51,19 @@ class SpineSettings:
     @property
     def is_worker(self) -> bool:
         return self.worker_id is not None
+
+
+def target_options(settings: SpineSettings) -> dict[str, Any]:
+    return {"profile": settings.profile, "handles": str(settings.handles or ""), "stack": settings.stack,
+            **settings.target_options}
+
+
+def preflight(settings: SpineSettings) -> None:
+    """The target's checks that need no service (a running stack, a registry that loads), run before anything
+    is written, so a missing piece is one clear error instead of a failure per test."""
+    check = getattr(create_target(settings.env, **target_options(settings)), "preflight", None)
+    if callable(check):
+        check()
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +119,14 @@ class SpineSession:
             platform_run_id=settings.platform_run_id, seed=settings.seed, mutant=settings.mutant,
             allow_destructive=settings.allow_destructive,
             workload_scale=0.1 if settings.profile == "pr" else 1.0,
-            options={"profile": settings.profile, "handles": str(settings.handles or ""),
-                     "stack": settings.stack, **settings.target_options},
+            options=target_options(settings),
         )
         self.history = History(self.clock)
         self.verdicts: dict[str, Verdict] = {}
         self.figures: dict[str, Any] = {}
         self.histories: list[dict[str, Any]] = []
         self._target: Target | None = None
+        self._target_failure: str | None = None
         self._targets: list[Target] = []
         self._lock = threading.RLock()
         self.runner = PhaseRunner(lambda: self.target, bundle.get, bundle.list, self.history,
@@ -119,10 +137,19 @@ class SpineSession:
     # -- the target --------------------------------------------------------------------------------
     @property
     def target(self) -> Target:
-        """The run's main target, started on first use (a dry run never touches it)."""
+        """The run's main target, started on first use (a dry run never touches it). A target that failed to
+        start is not started again by every later test (each would wait out the same timeouts): they get
+        TargetStartFailed, naming the first failure."""
         with self._lock:
+            if self._target_failure is not None:
+                raise TargetStartFailed(f"the {self.settings.env} target did not start, so this was not checked "
+                                        f"(not retried): {self._target_failure}")
             if self._target is None:
-                self._target = self.new_target(self.bundle, self.history)
+                try:
+                    self._target = self.new_target(self.bundle, self.history)
+                except Exception as error:
+                    self._target_failure = f"{type(error).__name__}: {error}"
+                    raise
             return self._target
 
     def new_target(self, evidence: Any, recorder: Any, run: RunSpec | None = None) -> Target:

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from pytest_spine.clock import SystemClock, new_platform_run_id
-from pytest_spine.errors import EvidenceError, TargetUnavailable
+from pytest_spine.errors import EvidenceError, SpineError, TargetUnavailable
 from pytest_spine.evidence.bundle import EvidenceBundle
 from pytest_spine.gates.kpis import DOCUMENT as KPI_DOC
 from pytest_spine.gates.kpis import KpiFileError, load_kpis
 from pytest_spine.options import DEFAULT_SEED, ENV_CHOICES, PROFILE_CHOICES, STACK_CHOICES, parse_duration
-from pytest_spine.session import GateDecision, SpineSession, SpineSettings, decide_gate
+from pytest_spine.session import GateDecision, SpineSession, SpineSettings, decide_gate, preflight
 from pytest_spine.targets import ensure_available
 
 
@@ -93,6 +93,11 @@ def open_session(config: pytest.Config) -> SpineSession:
         ensure_available(settings.env)
     except TargetUnavailable as missing:
         raise pytest.UsageError(str(missing)) from None
+    if not settings.is_worker and not settings.dry_run:  # a dry run never touches the target
+        try:
+            preflight(settings)
+        except SpineError as missing:
+            raise pytest.UsageError(str(missing)) from None
     try:
         if settings.is_worker:
             bundle = EvidenceBundle.attach(settings.evidence_dir, settings.platform_run_id)

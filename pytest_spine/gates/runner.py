@@ -86,7 +86,15 @@ class PhaseRunner:
             self.phase_status[phase] = Status.BLOCKED
             return
 
-        target = self._target_fn()
+        try:
+            target = self._target_fn()
+        except Exception as error:  # an environment that is not there blocks the phase; it is not its verdict
+            reason = f"the target did not start: {type(error).__name__}: {error}"
+            self.outcomes[phase] = PhaseOutcome(phase, completed=False, error=reason)
+            for crit in criteria:
+                self.verdicts[crit.check_id] = crit.verdict(Status.BLOCKED, reason, evidence=())
+            self.phase_status[phase] = Status.BLOCKED
+            return
         self._history.record("harness", "invoke", "phase", phase_id=phase)
         try:
             outcome = target.run_phase(phase)

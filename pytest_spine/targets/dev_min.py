@@ -175,10 +175,11 @@ class DevMinTarget:
     def destructive(self) -> bool:
         return bool(self.run and self.run.allow_destructive)
 
-    def start(self, run: RunSpec, evidence: EvidenceSink, recorder: Recorder) -> None:
-        from reference_impl.adapters.kafka_bus import BusUnavailable, KafkaBus
-        from reference_impl.adapters.s3_store import S3ObjectStore, StoreUnavailable
+    def preflight(self) -> None:
+        """What can be checked before any test runs, without touching the live environment: the registry."""
+        self._registry()
 
+    def _registry(self) -> HandlesRegistry:
         if not self.handles_path:
             raise ConfigError("--spine-env=dev_min needs --spine-handles PATH: the registry of the live "
                               "environment (buckets, topic map, SSM paths, endpoints)")
@@ -186,6 +187,13 @@ class DevMinTarget:
         if registry.environment != "dev_min":
             raise HandleError(f"the handles registry {registry.source} describes environment "
                               f"{registry.environment!r}; --spine-env=dev_min needs one with 'environment: dev_min'")
+        return registry
+
+    def start(self, run: RunSpec, evidence: EvidenceSink, recorder: Recorder) -> None:
+        from reference_impl.adapters.kafka_bus import BusUnavailable, KafkaBus
+        from reference_impl.adapters.s3_store import S3ObjectStore, StoreUnavailable
+
+        registry = self._registry()
         connection = resolve_connection(registry, self._environ)
         redactor = getattr(evidence, "redactor", None)
         if redactor is not None and hasattr(redactor, "register"):

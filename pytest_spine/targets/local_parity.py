@@ -92,10 +92,13 @@ class LocalParityTarget(ReferenceTarget):
             return endpoints[proxied]
         return endpoints[direct]
 
-    def start(self, run: RunSpec, evidence: EvidenceSink, recorder: Recorder) -> None:
-        from reference_impl.adapters.kafka_bus import BusUnavailable, KafkaBus
-        from reference_impl.adapters.s3_store import S3ObjectStore
+    def preflight(self) -> None:
+        """What can be checked before any test runs, without touching the services: a running stack with
+        Kafka and S3, and a registry that loads."""
+        state = self._running_stack()
+        load_registry(self.handles_path or state.registry_path)
 
+    def _running_stack(self) -> StackState:
         state = running_stack(self.stack_dir)
         if state is None:
             raise TargetUnavailable(f"no running local stack in {self.stack_dir.resolve()}; start it with "
@@ -104,6 +107,13 @@ class LocalParityTarget(ReferenceTarget):
         if missing:
             raise TargetUnavailable(f"the local stack in {state.stack_dir} lacks {', '.join(missing)}; "
                                     "restart it with those services")
+        return state
+
+    def start(self, run: RunSpec, evidence: EvidenceSink, recorder: Recorder) -> None:
+        from reference_impl.adapters.kafka_bus import BusUnavailable, KafkaBus
+        from reference_impl.adapters.s3_store import S3ObjectStore
+
+        state = self._running_stack()
         registry = load_registry(self.handles_path or state.registry_path)
         # The reference target builds the run's config (per-run API key, image provenance, mutant check).
         super().start(run, evidence, recorder)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -22,6 +23,9 @@ from reference_impl.memory_bus import UnknownTopic, partition_for
 from reference_impl.ports import BusRecord, PublishTimeout
 
 T = TypeVar("T")
+
+
+_LOG = logging.getLogger("reference_impl.kafka")
 
 
 class BusUnavailable(PlatformError):
@@ -38,9 +42,11 @@ class KafkaBus:
         self.timeout_s = timeout_s
         self.faults = faults or FaultPoints()
         # Security settings (SASL/SSL for a managed Kafka) come in extra_config and are never logged.
+        # librdkafka's own log goes to the logging module, not stderr: an unreachable broker is one clear
+        # BusUnavailable, not a screen of "Connection refused" lines every 50 ms.
         self._base: dict[str, Any] = {"bootstrap.servers": bootstrap, "client.id": client_id,
                                       "socket.timeout.ms": int(timeout_s * 1000), "log_level": 3,
-                                      **dict(extra_config or {})}
+                                      "logger": _LOG, **dict(extra_config or {})}
         self._admin = AdminClient(dict(self._base))
         self._producer = Producer({**self._base, "acks": "all", "enable.idempotence": True,
                                    "linger.ms": 0, "message.timeout.ms": int(timeout_s * 1000)})

@@ -51,13 +51,15 @@ def test_dry_run_prints_their_plans_on_reference(pytester: pytest.Pytester) -> N
     assert not list(_bundle(pytester).glob("scenarios/*"))
 
 
-def test_on_local_parity_without_a_stack_they_are_blocked_not_skipped(pytester: pytest.Pytester,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    # The suite finds local_parity's chaos driver even when only scenarios are selected, and a stack that is
-    # not running fails closed (BLOCKED naming the fix), never NOT_APPLICABLE.
+def test_on_local_parity_without_a_stack_the_run_is_refused_before_any_test(pytester: pytest.Pytester,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # A stack that is not running fails closed before any test runs (a usage error naming the fix), never
+    # NOT_APPLICABLE, and never a failure per test; nothing is written.
     monkeypatch.setenv("SPINE_STACK_DIR", str(pytester.path / "no-stack"))
     result = pytester.runpytest_subprocess("--spine-env=local_parity", "-k", "test_scenario",
-                                           "--spine-scenario=CH-S3-FAULTS", "-p", "no:cacheprovider")
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*BLOCKED: CH-S3-FAULTS: CH-S3-FAULTS-seed=3: no running local stack in *no-stack; "
-                                 "start it with 'spine stack up'*"])
+                                           "--spine-scenario=CH-S3-FAULTS", "-p", "no:cacheprovider",
+                                           f"--spine-evidence-dir={pytester.path / 'reports'}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: no running local stack in *no-stack; start it with 'spine stack up --dir "
+                                 "*no-stack' (or set SPINE_STACK_DIR)"])
+    assert not (pytester.path / "reports").exists()
