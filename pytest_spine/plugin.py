@@ -87,6 +87,8 @@ def spine(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
+    if item.config.stash.get(session_key, None) is None:  # not a spine run: stay inert
+        return (yield)
     from pytest_spine.session import TargetStartFailed
 
     try:
