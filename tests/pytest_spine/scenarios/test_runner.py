@@ -72,7 +72,7 @@ def steps() -> Iterator[str]:
 
     @workload("test_steps", params={"fail_at": Param(float, 2.0, 0.0, 2.0),
                                     "interrupt_at": Param(float, 2.0, 0.0, 2.0)}, figures=("steps",))
-    def test_steps(driver: ChaosDriver, params: Mapping[str, Any],
+    def stepping_workload(driver: ChaosDriver, params: Mapping[str, Any],
                    rng: random.Random) -> Generator[float, None, dict[str, Any]]:
         for step in range(10):
             progress = step / 10

@@ -4,7 +4,7 @@ Every CP-* law holds after every step (the lease-recovery law, which needs quies
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
@@ -41,6 +41,7 @@ class _Scratch:
 
 def make_machine(make_store: Any, mutant: str | None = None) -> type[RuleBasedStateMachine]:
     class ControlPlaneMachine(RuleBasedStateMachine):
+        judged: ClassVar[list[int]] = []  # checks judged per verification: the laws were really read
         jobs = Bundle("jobs")
 
         def __init__(self) -> None:
@@ -119,6 +120,7 @@ def make_machine(make_store: Any, mutant: str | None = None) -> type[RuleBasedSt
             ops = self.history.operations()
             ops += [Operation(len(ops) + n, self.clock.now(), *row) for n, row in enumerate(scratch.rows)]
             specs = [spec for spec in iter_specs("control_plane") if spec.check_id not in skip]
+            type(self).judged.append(len(specs))
             return {v.check_id: (v.status, v.reason) for v in run_checks(ops, CheckContext(), specs)
                     if v.status.is_failure}
 
@@ -141,8 +143,14 @@ QUICK = settings(max_examples=40, stateful_step_count=30, deadline=None, print_b
                  suppress_health_check=[HealthCheck.too_slow])
 
 
+ALL_CP_CHECKS = len(list(iter_specs("control_plane")))
+
+
 def test_cp_laws_hold_after_every_step_in_memory() -> None:
-    run_state_machine_as_test(make_machine(MemoryStore), settings=QUICK)
+    machine = make_machine(MemoryStore)
+    run_state_machine_as_test(machine, settings=QUICK)
+    assert len(machine.judged) > QUICK.max_examples  # after steps and at every teardown
+    assert max(machine.judged) == ALL_CP_CHECKS  # the teardown judged every CP-* law
 
 
 @pytest.mark.postgres
@@ -160,9 +168,11 @@ def test_cp_laws_hold_after_every_step_on_postgres() -> None:
         made.append(PostgresStore(shared_postgres_dsn(), schema=unique_schema("sm")))
         return made[0]
 
+    machine = make_machine(make)
     try:
-        run_state_machine_as_test(make_machine(make), settings=settings(QUICK, max_examples=8,
-                                                                        stateful_step_count=20))
+        run_state_machine_as_test(machine, settings=settings(QUICK, max_examples=8, stateful_step_count=20))
+        assert len(machine.judged) > 8
+        assert max(machine.judged) == ALL_CP_CHECKS
     finally:
         for old in made:
             old.drop()
