@@ -18,10 +18,8 @@ from pytest_spine.gates.kpis import OperatorKpis
 from pytest_spine.gates.runner import PhaseRunner
 from pytest_spine.history import History
 from pytest_spine.targets import create_target
-from pytest_spine.targets.base import PHASE_IDS, RunSpec, Target
+from pytest_spine.targets.base import GREEN_PHASES, RunSpec, Target
 from pytest_spine.verdicts import Status, Verdict
-
-GREEN_PHASES = tuple(p for p in PHASE_IDS if p != "P(-1)")  # seed 003: P0..P11, then P12 teardown
 
 
 class TargetStartFailed(EnvironmentFault):

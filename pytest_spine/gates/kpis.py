@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_spine.errors import ConfigError
+
 DOCUMENT = "operate/kpis.json"
 
 
@@ -57,7 +59,7 @@ BY_NAME: Mapping[str, Kpi] = {k.name: k for k in KPIS}
 _TOP_LEVEL = ("kpis", "window", "source")
 
 
-class KpiFileError(ValueError):
+class KpiFileError(ConfigError):
     """The KPI file cannot be used; the message names the file, the place and the fix."""
 
 

@@ -19,13 +19,12 @@ from pytest_spine.gates.kpis import KPIS
 from pytest_spine.rubric.bundles import BundleView
 from pytest_spine.rubric.engine import CATEGORY_KEYS, RubricResult
 from pytest_spine.rubric.mapping import RubricSpec, load_rubric, score_bundle
+from pytest_spine.targets.base import GREEN_PHASES, PHASE_IDS
 from pytest_spine.verdicts import Status, Verdict, merge
 
 SCORECARD_SCHEMA_VERSION = 1
 NOT_MEASURED = "NOT_MEASURED"
-PHASES: tuple[str, ...] = ("P(-1)", "P0", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P11",
-                           "P12")
-GREEN_PHASES = PHASES[1:]  # seed 003: P0..P11 PASS, then P12 teardown
+PHASES = PHASE_IDS
 V12_DOC = "control_plane/v12_gate.json"
 
 
@@ -234,9 +233,10 @@ def _soak_note(view: BundleView) -> str:
 def kpis(view: BundleView) -> Gate:
     """Seed 001's KPI targets, judged on the operator's figures (``operate/kpis.json``, from ``--spine-kpis``);
     a KPI the operator did not give is NOT_MEASURED: the test workloads cannot measure production KPIs."""
-    given = view.kpis.get("kpis") if isinstance(view.kpis, Mapping) else None
-    given = given if isinstance(given, Mapping) else {}
-    window = view.kpis.get("window") if isinstance(view.kpis, Mapping) else None
+    document = view.kpis or {}
+    found = document.get("kpis")
+    given: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    window = document.get("window")
     rows = []
     for kpi in KPIS:
         if kpi.name not in given:

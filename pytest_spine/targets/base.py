@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 PHASE_IDS: tuple[str, ...] = (
     "P(-1)", "P0", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P11", "P12",
 )
+GREEN_PHASES = PHASE_IDS[1:]  # seed 003's Spine Green v0: P0..P11 PASS, then P12 teardown PASS
 
 
 @dataclass(frozen=True, slots=True)

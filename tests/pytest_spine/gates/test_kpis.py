@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_spine.errors import ConfigError
 from pytest_spine.gates.kpis import BY_NAME, KPIS, KpiFileError, load_kpis
 
 
@@ -73,3 +74,13 @@ def test_the_thresholds_are_seed_001s() -> None:
         "operator_active_minutes_per_day"].meets(60)
     assert BY_NAME["audit_score"].meets(95) and not BY_NAME["audit_score"].meets(94.9)
     assert BY_NAME["outcome_consistency_ratio"].meets(0.9) and not BY_NAME["outcome_consistency_ratio"].meets(0.89)
+
+
+def test_the_evidence_schema_names_exactly_these_kpis() -> None:
+    import json
+
+    from pytest_spine.evidence.schemas import schema_path_for
+
+    schema = json.loads(schema_path_for("operate/kpis.json").read_text())
+    assert schema["properties"]["kpis"]["propertyNames"]["enum"] == [k.name for k in KPIS]
+    assert issubclass(KpiFileError, ConfigError)  # one error tree: a usage problem like any other option's
