@@ -98,11 +98,13 @@ def decide_gate(verdicts: Sequence[Verdict], *, failed_items: int, run_problem: 
     if failed_items:
         reasons.append(f"{failed_items} test item(s) failed or errored")
     reasons.extend(f"rubric automatic No-Go: {condition}" for condition in rubric_no_go)
+    passed = sum(v.status is Status.PASS for v in verdicts)
     if not verdicts and not reasons:
         reasons.append("no check recorded a verdict: nothing was verified (missing evidence is FAIL)")
+    elif not passed and not reasons:
+        reasons.append(f"all {len(verdicts)} checks were not applicable: nothing was judged, so nothing is Go")
     if reasons:
         return GateDecision(False, tuple(reasons), rubric_decision)
-    passed = sum(v.status is Status.PASS for v in verdicts)
     return GateDecision(True, (f"all {passed} checks that ran passed ({len(verdicts) - passed} not applicable)",),
                         rubric_decision)
 

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+BASES = ("observed", "recomputed", "attested")
+
 
 class Status(enum.StrEnum):
     PASS = "PASS"
@@ -54,8 +56,12 @@ class Verdict:
     evidence: tuple[str, ...] = ()
     counterexample: tuple[Mapping[str, Any], ...] = ()
     figures: Mapping[str, Any] = field(default_factory=dict)
+    # observed (the harness saw it in the substrate), recomputed (derived from raw data) or attested (the
+    # platform's evidence says so); None where a check has not declared it.
+    basis: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        extra = {"basis": self.basis} if self.basis else {}
         return {
             "id": self.check_id,
             "kind": self.kind,
@@ -64,6 +70,7 @@ class Verdict:
             "evidence": list(self.evidence),
             "counterexample": [dict(op) for op in self.counterexample],
             "figures": dict(self.figures),
+            **extra,
         }
 
     @classmethod
@@ -76,6 +83,7 @@ class Verdict:
             evidence=tuple(data.get("evidence", ())),
             counterexample=tuple(data.get("counterexample", ())),
             figures=dict(data.get("figures", {})),
+            basis=str(data["basis"]) if data.get("basis") else None,
         )
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
-from pytest_spine.targets.base import PHASE_IDS, PhaseOutcome, Target
-from pytest_spine.verdicts import Status, Verdict
+from pytest_spine.targets.base import PHASE_IDS, DrillNotRun, NotObserved, PhaseOutcome, Target
+from pytest_spine.verdicts import BASES, Status, Verdict
 
 PHASE_NAMES: dict[str, str] = {
     "P(-1)": "PACKAGING_READY", "P0": "SUBSTRATE_READY", "P1": "RUN_PINNED", "P2": "DAEMONS_READY",
@@ -48,6 +49,8 @@ class GateContext:
     probe_fn: Callable[[str], Mapping[str, Any]]
     platform_run_id: str
     history: Callable[[], list[Any]]
+    observed_fn: Callable[[], Any] = lambda: None
+    drills_not_run: list[str] = dataclass_field(default_factory=list)
 
     def doc(self, relpath: str) -> Mapping[str, Any]:
         found = self.read(relpath)
@@ -64,7 +67,26 @@ class GateContext:
         return value
 
     def probe(self, name: str) -> Mapping[str, Any]:
+        """A drill's result; raises DrillNotRun when the target did not run it (the runner then reports the
+        check NOT_APPLICABLE with the reason, as the drill was all it had)."""
         return self.probe_fn(name)
+
+    def drill(self, name: str) -> Mapping[str, Any] | None:
+        """A drill's result, or None when the target did not run it: the check judges the evidence and the
+        substrate without it, and its reason says so."""
+        try:
+            return self.probe_fn(name)
+        except DrillNotRun as skipped:
+            self.drills_not_run.append(f"{name} {skipped.reason}")
+            return None
+
+    def observed(self) -> Any:
+        """What the harness saw of the platform's substrate (``Observations``); raises NotObserved when the
+        target exposes none."""
+        found = self.observed_fn()
+        if found is None:
+            raise NotObserved()
+        return found
 
     def fact(self, *path: str) -> Any:
         value: Any = self.phase.facts
@@ -87,6 +109,7 @@ class Result:
     evidence: tuple[str, ...] = ()
     counterexample: tuple[Mapping[str, Any], ...] = ()
     figures: Mapping[str, Any] | None = None
+    basis: str | None = None  # overrides the criterion's declared basis for this verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +119,7 @@ class Criterion:
     title: str
     check: CheckFn
     evidence: tuple[str, ...]
+    basis: str = "attested"
 
     @property
     def check_id(self) -> str:
@@ -103,13 +127,17 @@ class Criterion:
 
     def verdict(self, status: Status, reason: str, **kw: Any) -> Verdict:
         kw.setdefault("evidence", self.evidence)
+        kw.setdefault("basis", self.basis)
         return Verdict(self.check_id, "gate", status, reason, **kw)
 
 
 CRITERIA: dict[str, Criterion] = {}
 
 
-def criterion(phase: str, name: str, title: str, evidence: tuple[str, ...] = ()) -> Callable[[CheckFn], CheckFn]:
+def criterion(phase: str, name: str, title: str, evidence: tuple[str, ...] = (), *,
+              basis: str = "attested") -> Callable[[CheckFn], CheckFn]:
+    if basis not in BASES:
+        raise ValueError(f"@criterion basis must be one of {', '.join(BASES)}, given: {basis!r}")
     if phase not in PHASE_IDS:
         raise ValueError(f"@criterion phase must be one of {', '.join(PHASE_IDS)}, given: {phase!r}")
     if not _NAME.match(name):
@@ -119,7 +147,7 @@ def criterion(phase: str, name: str, title: str, evidence: tuple[str, ...] = ())
         raise ValueError(f"criterion {check_id} is defined twice; each PASS criterion has one check")
 
     def register(fn: CheckFn) -> CheckFn:
-        CRITERIA[check_id] = Criterion(phase, name, title, fn, evidence)
+        CRITERIA[check_id] = Criterion(phase, name, title, fn, evidence, basis)
         return fn
 
     return register
@@ -146,11 +174,12 @@ def _load() -> None:
     import importlib
     import sys
 
-    loaded = sys.modules.get("pytest_spine.gates.phases")
-    if loaded is None:
-        importlib.import_module("pytest_spine.gates.phases")
-    else:
-        importlib.reload(loaded)
+    for name in ("pytest_spine.gates.phases", "pytest_spine.gates.observed"):
+        loaded = sys.modules.get(name)
+        if loaded is None:
+            importlib.import_module(name)
+        else:
+            importlib.reload(loaded)
 
 
 def target_not_applicable(target: Target) -> Mapping[str, str]:

@@ -24,6 +24,11 @@ def _failures(items: Iterable[tuple[str, bool]]) -> list[str]:
     return [name for name, ok in items if not ok]
 
 
+def _fact_basis(ctx: GateContext) -> str:
+    """Facts a black-box target gathered itself are observed; a platform's own report is attested."""
+    return "observed" if ctx.phase.facts.get("observed_by_harness") is True else "attested"
+
+
 # ----------------------------------------------------------------------------------------- P(-1)
 @criterion("P(-1)", "image_in_registry", "Immutable git-<sha> image exists in the registry with a digest")
 def image_in_registry(ctx: GateContext) -> Result:
@@ -54,7 +59,7 @@ def buckets_writable(ctx: GateContext) -> Result:
     buckets: Mapping[str, bool] = ctx.fact("buckets")
     bad = _failures(buckets.items())
     return _result(bool(buckets) and not bad, f"{len(buckets)} buckets writable",
-                   f"buckets missing or not writable: {bad or 'none reported'}")
+                   f"buckets missing or not writable: {bad or 'none reported'}", basis=_fact_basis(ctx))
 
 
 @criterion("P0", "topics_exist", "Every topic of the topic map exists with its pinned partition count")
@@ -63,7 +68,7 @@ def topics_exist(ctx: GateContext) -> Result:
     actual: Mapping[str, int] = ctx.fact("topics")
     wrong = {t: (p, actual.get(t)) for t, p in expected.items() if actual.get(t) != p}
     return _result(bool(expected) and not wrong, f"{len(expected)} topics exist with pinned partitions",
-                   f"topics missing or with wrong partition counts (want, have): {wrong}")
+                   f"topics missing or with wrong partition counts (want, have): {wrong}", basis=_fact_basis(ctx))
 
 
 @criterion("P0", "handles_resolvable", "Every handle the run needs resolves in the handles registry")
@@ -71,7 +76,8 @@ def handles_resolvable(ctx: GateContext) -> Result:
     missing = list(ctx.fact("handles_missing"))
     used = int(ctx.fact("handles_used"))
     return _result(used > 0 and not missing, f"{used} handles resolved",
-                   f"handles that do not resolve: {missing}" if missing else "no handles reported")
+                   f"handles that do not resolve: {missing}" if missing else "no handles reported",
+                   basis=_fact_basis(ctx))
 
 
 @criterion("P0", "forbidden_infra_absent", "No NAT gateway, no always-on load balancer")
@@ -104,7 +110,7 @@ def run_json_complete(ctx: GateContext) -> Result:
 
 
 @criterion("P1", "config_digest_stable", "Recomputing the digest over the same payload gives the same value",
-           ("run.json",))
+           ("run.json",), basis="recomputed")
 def config_digest_stable(ctx: GateContext) -> Result:
     run = ctx.doc("run.json")
     canonical = json.dumps(run.get("config"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -142,19 +148,20 @@ def run_scope_enforced(ctx: GateContext) -> Result:
     if scope.get("required") != ctx.platform_run_id or wrong or not scope.get("checks"):
         return Result(False, f"run scope not pinned to {ctx.platform_run_id}: {wrong or scope}",
                       ("operate/daemons_ready.json",), tuple(wrong[:3]))
-    drill = ctx.probe("run_scope_mismatch")
-    accepted = [name for name, rejected in drill.get("components", {}).items() if not rejected]
-    ok = bool(drill.get("rejected")) and not accepted
+    drill = ctx.drill("run_scope_mismatch")
+    accepted = [] if drill is None else [name for name, rejected in drill.get("components", {}).items()
+                                         if not rejected]
+    ok = drill is None or (bool(drill.get("rejected")) and not accepted)
     return _result(ok, "every daemon refuses a mismatched run id",
                    f"components accepted a mismatched run id: {accepted or drill}", "operate/daemons_ready.json",
-                   figures={"drill": dict(drill)})
+                   figures={"drill": dict(drill or {})}, basis="observed" if drill else None)
 
 
 @criterion("P2", "no_duplicate_consumers", "No two consumers in one lane's consumer group",
            ("operate/daemons_ready.json",))
 def no_duplicate_consumers(ctx: GateContext) -> Result:
     groups: Mapping[str, int] = ctx.field("operate/daemons_ready.json", "consumer_groups")
-    live = ctx.probe("consumer_instances")
+    live = ctx.drill("consumer_instances") or {}
     doubled = {g: n for g, n in {**groups, **live}.items() if n != 1}
     return _result(bool(groups) and not doubled, f"{len(groups)} consumer groups with one consumer each",
                    f"consumer groups with other than one consumer: {doubled or 'none reported'}",
@@ -165,7 +172,8 @@ def no_duplicate_consumers(ctx: GateContext) -> Result:
 def dependencies_reachable(ctx: GateContext) -> Result:
     deps: Mapping[str, bool] = ctx.fact("dependencies")
     bad = _failures(deps.items())
-    return _result(bool(deps) and not bad, f"{len(deps)} dependencies reachable", f"unreachable: {bad}")
+    return _result(bool(deps) and not bad, f"{len(deps)} dependencies reachable", f"unreachable: {bad}",
+                   basis=_fact_basis(ctx))
 
 
 # ----------------------------------------------------------------------------------------- P3
@@ -210,7 +218,8 @@ def checker_pass(ctx: GateContext) -> Result:
                    "oracle/checker_pass.json")
 
 
-@criterion("P3", "per_output_rerun", "A failed output can be re-sorted alone without rerunning everything")
+@criterion("P3", "per_output_rerun", "A failed output can be re-sorted alone without rerunning everything",
+           basis="observed")
 def per_output_rerun(ctx: GateContext) -> Result:
     drill = ctx.probe("per_output_rerun")
     # The drill breaks one output first: a checker that does not notice it could never fail closed.
@@ -231,20 +240,22 @@ def ig_healthy(ctx: GateContext) -> Result:
            ("ingest/ig_ready.json",))
 def writer_boundary_enforced(ctx: GateContext) -> Result:
     auth = ctx.field("ingest/ig_ready.json", "auth_check")
-    live_none = ctx.probe("unauthenticated_ingest").get("status_code")
-    live_wrong = ctx.probe("wrong_key_ingest").get("status_code")
+    none_drill, wrong_drill = ctx.drill("unauthenticated_ingest"), ctx.drill("wrong_key_ingest")
+    live_none = none_drill.get("status_code") if none_drill else None
+    live_wrong = wrong_drill.get("status_code") if wrong_drill else None
     checks = {
         "recorded unauthenticated": auth.get("unauthenticated_status") in DENIED,
         "recorded wrong key": auth.get("wrong_key_status") in DENIED,
         "recorded authenticated": isinstance(auth.get("authenticated_status"), int)
         and 200 <= auth["authenticated_status"] < 300,
-        "live unauthenticated": live_none in DENIED,
-        "live wrong key": live_wrong in DENIED,
+        "live unauthenticated": none_drill is None or live_none in DENIED,
+        "live wrong key": wrong_drill is None or live_wrong in DENIED,
     }
     bad = _failures(checks.items())
     return _result(not bad, f"no key -> {live_none}, wrong key -> {live_wrong}, key -> "
                    f"{auth.get('authenticated_status')}", f"writer boundary open: {bad} (auth_check={auth}, "
-                   f"live: none={live_none}, wrong={live_wrong})", "ingest/ig_ready.json")
+                   f"live: none={live_none}, wrong={live_wrong})", "ingest/ig_ready.json",
+                   basis="observed" if none_drill and wrong_drill else None)
 
 
 @criterion("P4", "bus_writable", "IG publishes to the topic; the offset advances and a consumer reads it",
@@ -293,6 +304,11 @@ def ready_published(ctx: GateContext) -> Result:
     required = set(ctx.field("oracle/stream_sort_summary.json", "outputs"))
     pointers = receipt.get("pointers") or {}
     unpointed = sorted(required - set(pointers))
+    observed = ctx.observed_fn()
+    if observed is not None:  # a black box records nothing: READY must be on the control topic, as observed
+        view = observed.topics.get(str(receipt.get("topic")))
+        seen = [view.ready[key] for key in [(receipt.get("partition"), receipt.get("offset"))]
+                if view is not None and key in view.ready]
     ok = isinstance(receipt.get("offset"), int) and bool(scenario) and scenario == sr.get("scenario_run_id") \
         and bool(seen) and not unpointed
     return _result(ok, f"READY at {receipt.get('topic')}[{receipt.get('partition')}]@{receipt.get('offset')} "
@@ -306,10 +322,10 @@ def ready_published(ctx: GateContext) -> Result:
            ("sr/sr_pass.json",))
 def lease_respected(ctx: GateContext) -> Result:
     lease = ctx.field("sr/sr_pass.json", "lease")
-    drill = ctx.probe("sr_conflicting_lease")
-    ok = lease.get("acquired") is True and drill.get("refused") is True
+    drill = ctx.drill("sr_conflicting_lease")
+    ok = lease.get("acquired") is True and (drill is None or drill.get("refused") is True)
     return _result(ok, f"lease {lease.get('key')} held; conflicting SR refused",
-                   f"lease not respected: lease={lease}, conflicting run refused={drill.get('refused')}",
+                   f"lease not respected: lease={lease}, conflicting run refused={(drill or {}).get('refused')}",
                    "sr/sr_pass.json")
 
 
@@ -318,7 +334,8 @@ def lease_respected(ctx: GateContext) -> Result:
 def scenario_run_id_deterministic(ctx: GateContext) -> Result:
     sr = ctx.doc("sr/sr_pass.json")
     key = str(sr.get("equivalence_key", ""))
-    derived = ctx.probe("derive_scenario_run_id").get("scenario_run_id")
+    drill = ctx.drill("derive_scenario_run_id")
+    derived = drill.get("scenario_run_id") if drill is not None else sr.get("scenario_run_id")
     ok = bool(key) and derived == sr.get("scenario_run_id")
     return _result(ok, f"scenario_run_id {derived} re-derives from the equivalence key",
                    f"scenario_run_id {sr.get('scenario_run_id')!r} != re-derived {derived!r}", "sr/sr_pass.json")
@@ -361,7 +378,7 @@ def streaming_completed(ctx: GateContext) -> Result:
                    f"streaming incomplete: {totals}", "wsp/wsp_summary.json", figures=dict(totals))
 
 
-@criterion("P6", "nonretryables_fail_closed", "A non-retryable error stops WSP and is recorded")
+@criterion("P6", "nonretryables_fail_closed", "A non-retryable error stops WSP and is recorded", basis="observed")
 def nonretryables_fail_closed(ctx: GateContext) -> Result:
     drill = ctx.probe("nonretryable_stop")
     ok = drill.get("stopped") is True and drill.get("recorded") is True
@@ -401,11 +418,11 @@ def receipts_reconcile(ctx: GateContext) -> Result:
            ("ingest/receipt_summary.json",))
 def receipts_append_only(ctx: GateContext) -> Result:
     append_only = ctx.field("ingest/receipt_summary.json", "append_only")
-    drill = ctx.probe("receipt_rewrite")
+    drill = ctx.drill("receipt_rewrite")
     ok = append_only.get("verified") is True and append_only.get("rewrites_accepted") == 0 and \
-        drill.get("rejected") is True
+        (drill is None or drill.get("rejected") is True)
     return _result(ok, "receipts append-only; a rewrite attempt was refused",
-                   f"receipts mutable: {append_only}, rewrite drill {dict(drill)}", "ingest/receipt_summary.json")
+                   f"receipts mutable: {append_only}, rewrite drill {dict(drill or {})}", "ingest/receipt_summary.json")
 
 
 @criterion("P7", "no_publish_ambiguity", "No PUBLISH_AMBIGUOUS outcome remains for the run",
@@ -436,25 +453,31 @@ def quarantine_durable(ctx: GateContext) -> Result:
                    "ingest/quarantine_summary.json")
 
 
-@criterion("P7", "dedupe_identity", "Dedupe identity is exactly (platform_run_id, event_class, event_id)")
+@criterion("P7", "dedupe_identity", "Dedupe identity is exactly (platform_run_id, event_class, event_id)",
+           basis="observed")
 def dedupe_identity(ctx: GateContext) -> Result:
-    other_run = ctx.probe("dedupe_other_run")
-    replay = ctx.probe("duplicate_replay")
+    other_run = ctx.drill("dedupe_other_run")
+    replay = ctx.drill("duplicate_replay")
+    if other_run is None and replay is None:
+        ctx.probe("duplicate_replay")  # neither drill ran: not applicable, with the reason
+    other_run, replay = other_run or {}, replay or {}
     outcomes = replay.get("outcomes", {})
     replayed = replay.get("replayed", 0)
-    ok = other_run.get("second_outcome") == "ADMIT" and replayed > 0 and \
-        outcomes.get("DUPLICATE") == replayed and replay.get("published_delta") == 0
+    ok = other_run.get("second_outcome", "ADMIT") == "ADMIT" and (not replay or (
+        replayed > 0 and outcomes.get("DUPLICATE") == replayed and replay.get("published_delta") == 0))
     return _result(ok, f"{replayed} replays all DUPLICATE, none published; the same event under another run "
                    "is admitted", f"dedupe identity drift: other run -> {other_run.get('second_outcome')}, "
                    f"replay -> {outcomes} of {replayed}, published {replay.get('published_delta')}",
-                   figures={"replayed": replayed})
+                   figures={"replayed": replayed}, basis="observed")
 
 
-@criterion("P7", "payload_anomaly", "Same tuple with another payload is an ANOMALY and never overwrites")
+@criterion("P7", "payload_anomaly", "Same tuple with another payload is an ANOMALY and never overwrites",
+           basis="observed")
 def payload_anomaly(ctx: GateContext) -> Result:
     drill = ctx.probe("payload_change")
     ok = drill.get("outcome") == "ANOMALY" and drill.get("original_intact") is True
-    return _result(ok, "changed payload -> ANOMALY, original intact", f"payload change handled as {dict(drill)}")
+    return _result(ok, "changed payload -> ANOMALY, original intact", f"payload change handled as {dict(drill)}",
+                   basis="observed")
 
 
 # ----------------------------------------------------------------------------------------- P8
@@ -547,11 +570,12 @@ def actions_idempotent(ctx: GateContext) -> Result:
             executions[key] = executions.get(key, 0) + 1
             if executions[key] == 2 and len(doubled) < 3:
                 doubled.append(op.to_json())
-    replay = ctx.probe("duplicate_replay")
-    ok = summary.get("max_executions_per_key") == 1 and not doubled and replay.get("actions_delta") == 0
+    replay = ctx.drill("duplicate_replay")
+    ok = summary.get("max_executions_per_key") == 1 and not doubled and \
+        (replay is None or replay.get("actions_delta") == 0)
     return _result(ok, f"{summary.get('outcomes')} outcomes, {summary.get('duplicates_prevented')} duplicates "
                    "prevented", f"double actions: max per key {summary.get('max_executions_per_key')}, doubled "
-                   f"{len(doubled)}, replay added {replay.get('actions_delta')} actions",
+                   f"{len(doubled)}, replay added {(replay or {}).get('actions_delta')} actions",
                    "decision_lane/action_summary.json", counterexample=tuple(doubled))
 
 
@@ -559,11 +583,11 @@ def actions_idempotent(ctx: GateContext) -> Result:
 def audit_append_only(ctx: GateContext) -> Result:
     audit = ctx.doc("decision_lane/audit_summary.json")
     append_only = audit.get("append_only", {})
-    drill = ctx.probe("audit_rewrite")
+    drill = ctx.drill("audit_rewrite")
     ok = audit.get("records", 0) > 0 and append_only.get("verified") is True and \
-        append_only.get("rewrites_accepted") == 0 and drill.get("rejected") is True
+        append_only.get("rewrites_accepted") == 0 and (drill is None or drill.get("rejected") is True)
     return _result(ok, f"{audit.get('records')} audit records, append-only",
-                   f"audit not append-only: {dict(audit.get('append_only', {}))}, rewrite drill {dict(drill)}",
+                   f"audit not append-only: {dict(audit.get('append_only', {}))}, rewrite drill {dict(drill or {})}",
                    "decision_lane/audit_summary.json")
 
 
@@ -603,12 +627,12 @@ def append_only_idempotent(ctx: GateContext) -> Result:
             if key in keys and len(doubled) < 3:
                 doubled.append(op.to_json())
             keys.add(key)
-    drill = ctx.probe("timeline_rewrite")
+    drill = ctx.drill("timeline_rewrite")
     flags = [case.get("append_only", {}).get("verified"), label.get("append_only", {}).get("verified")]
-    ok = all(f is True for f in flags) and not doubled and drill.get("rejected") is True
+    ok = all(f is True for f in flags) and not doubled and (drill is None or drill.get("rejected") is True)
     return _result(ok, f"idempotent appends ({case.get('duplicates_ignored')} + {label.get('duplicates_ignored')} "
                    "duplicates ignored); rewrite refused", f"append-only/idempotency broken: verified={flags}, "
-                   f"double appends {len(doubled)}, rewrite drill {dict(drill)}", "case_labels/case_summary.json",
+                   f"double appends {len(doubled)}, rewrite drill {dict(drill or {})}", "case_labels/case_summary.json",
                    counterexample=tuple(doubled))
 
 
@@ -617,9 +641,10 @@ def append_only_idempotent(ctx: GateContext) -> Result:
            ("run_completed.json",))
 def single_writer_lock(ctx: GateContext) -> Result:
     lock = ctx.field("run_completed.json", "lock")
-    drill = ctx.probe("second_reporter")
+    drill = ctx.drill("second_reporter")
     holders = {op.value.get("holder") for op in ctx.history() if op.f == "closure_write" and op.type == "ok"}
-    ok = bool(lock.get("holder")) and drill.get("acquired") is False and len(holders) <= 1
+    ok = bool(lock.get("holder")) and (drill is None or drill.get("acquired") is False) and len(holders) <= 1
+    drill = drill or {}
     return _result(ok, f"lock held by {lock.get('holder')}; second reporter refused ({drill.get('error')})",
                    f"single writer broken: lock {lock}, second reporter acquired={drill.get('acquired')}, "
                    f"closure writers {sorted(map(str, holders))}", "run_completed.json")
@@ -671,11 +696,12 @@ def replay_anchors_valid(ctx: GateContext) -> Result:
 def nothing_left_running(ctx: GateContext) -> Result:
     proof = ctx.doc("teardown/teardown_proof.json")
     absent: Mapping[str, bool] = proof.get("confirmed_absent", {})
-    live = ctx.probe("running_daemons").get("running", [])
+    observed = ctx.probe("running_daemons")
+    live = observed.get("running", [])
     ok = bool(absent) and all(v is True for v in absent.values()) and not proof.get("running_daemons") and not live
     return _result(ok, f"teardown confirmed absent: {sorted(absent)}",
                    f"left running: proof {proof.get('running_daemons')}, live {live}, absent {dict(absent)}",
-                   "teardown/teardown_proof.json")
+                   "teardown/teardown_proof.json", basis="observed" if observed.get("observed") else None)
 
 
 @criterion("P12", "evidence_preserved", "The evidence bundle is still present and readable after teardown",

@@ -19,7 +19,7 @@ from pytest_spine.gates.catalogue import (
     target_not_applicable,
 )
 from pytest_spine.history import History
-from pytest_spine.targets.base import PHASE_IDS, PhaseOutcome, ProbeNotSupported, Target
+from pytest_spine.targets.base import PHASE_IDS, DrillNotRun, NotObserved, PhaseOutcome, ProbeNotSupported, Target
 from pytest_spine.verdicts import Status, Verdict, merge
 
 
@@ -107,7 +107,7 @@ class PhaseRunner:
         ctx = GateContext(
             phase=outcome, outcomes=self.outcomes, read=self._read, files=self._files,
             probe_fn=lambda name: self._probe(target, name), platform_run_id=self.platform_run_id,
-            history=self._history.operations,
+            history=self._history.operations, observed_fn=lambda: _observations(target),
         )
         for crit in criteria:
             self.verdicts[crit.check_id] = self._decide(crit, ctx, outcome, not_applicable)
@@ -126,8 +126,16 @@ class PhaseRunner:
                 not_applicable: Mapping[str, str]) -> Verdict:
         if crit.check_id in not_applicable:
             return crit.verdict(Status.NOT_APPLICABLE, not_applicable[crit.check_id], evidence=())
+        ctx.drills_not_run.clear()
         try:
             result = crit.check(ctx)
+        except DrillNotRun as skipped:
+            return crit.verdict(Status.NOT_APPLICABLE, f"the drill this check needs was {skipped.reason}",
+                                evidence=())
+        except NotObserved:
+            return crit.verdict(Status.NOT_APPLICABLE, "this target exposes no substrate the harness can read "
+                                "itself (the in-process reference); the check runs against a platform's topics, "
+                                "groups and buckets (local_parity with a platform registry, dev_min)", evidence=())
         except EvidenceMissing as missing:
             return crit.verdict(Status.FAIL, f"{missing} (missing evidence is a failure)")
         except ProbeNotSupported as unsupported:
@@ -139,8 +147,18 @@ class PhaseRunner:
         if result.ok and not outcome.completed:
             return crit.verdict(Status.FAIL, f"phase {outcome.phase_id} did not complete: {outcome.error}",
                                 evidence=result.evidence or crit.evidence)
+        reason = result.reason
+        basis = result.basis or crit.basis
+        if ctx.drills_not_run:
+            reason += "; drills " + "; ".join(ctx.drills_not_run)
+            basis = result.basis or "attested"
         return crit.verdict(
-            Status.PASS if result.ok else Status.FAIL, result.reason,
+            Status.PASS if result.ok else Status.FAIL, reason,
             evidence=result.evidence or crit.evidence, counterexample=result.counterexample,
-            figures=dict(result.figures or {}),
+            figures=dict(result.figures or {}), basis=basis,
         )
+
+
+def _observations(target: Target) -> Any:
+    observe = getattr(target, "observations", None)
+    return observe() if callable(observe) else None

@@ -11,7 +11,7 @@ from html import escape
 from pathlib import Path
 
 from pytest_spine.rubric import svg
-from pytest_spine.rubric.scorecard import PHASES, Gate, Row, RunCard, Scorecard
+from pytest_spine.rubric.scorecard import PHASES, Gate, Row, RunCard, Scorecard, basis_line
 
 PHASE_NAMES = {
     "P(-1)": "PACKAGING_READY", "P0": "SUBSTRATE_READY", "P1": "RUN_PINNED", "P2": "DAEMONS_READY",
@@ -118,13 +118,15 @@ def _run_section(card: RunCard, link: _Links, full: bool) -> str:
                      f"<div class='grid'>{charts}</div>")
     else:
         parts.append("<p class='why'>No scenario timelines in this bundle (scenarios/&lt;id&gt;/timeline.json).</p>")
+    parts.append(f"<p class='why'>{escape(basis_line(view.verdicts))}</p>")
     failing = [v for v in view.verdicts if v.status.is_failure]
     if failing:
-        items = "".join(f"<tr><td>{escape(v.check_id)}</td><td>{_status(v.status.value)}</td><td>{escape(v.reason)}"
+        items = "".join(f"<tr><td>{escape(v.check_id)}</td><td>{_status(v.status.value)}</td>"
+                        f"<td>{escape(v.basis or 'undeclared')}</td><td>{escape(v.reason)}"
                         f"</td><td>{' '.join(link(e) for e in (f'verdicts.json#{v.check_id}', *v.evidence)[:3])}"
                         "</td></tr>" for v in failing)
         parts.append(f"<div class='card'><h3>What failed</h3><table><tr><th>Check</th><th>Status</th>"
-                     f"<th>Reason</th><th>Evidence</th></tr>{items}</table></div>")
+                     f"<th>Basis</th><th>Reason</th><th>Evidence</th></tr>{items}</table></div>")
     return "".join(parts)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pytest_spine.rubric.engine import RubricResult
-from pytest_spine.rubric.scorecard import Gate, RunCard, Scorecard
+from pytest_spine.rubric.scorecard import Gate, RunCard, Scorecard, basis_line
 
 
 def _cell(text: str) -> str:
@@ -62,6 +62,7 @@ def card_markdown(card: RunCard) -> list[str]:
                      f"{', '.join(_link(e) for e in row.evidence[:2]) or _cell(row.reason)} |")
     for gate in (card.v12, card.kpis, card.theta03):
         lines += ["", *gate_markdown(gate)]
+    lines += ["", f"_{basis_line(view.verdicts)}_"]
     lines += ["", "### Evidence Used", ""]
     lines += [f"- {_link(path)}" for path in view.files if not path.startswith(".")][:40]
     return lines

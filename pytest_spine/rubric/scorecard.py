@@ -364,6 +364,23 @@ def rubric_json(result: RubricResult) -> dict[str, Any]:
     }
 
 
+def basis_counts(verdicts: Any) -> dict[str, int]:
+    """How the judged (PASS or FAIL) checks were grounded: observed, recomputed, attested, or undeclared."""
+    counts = {"observed": 0, "recomputed": 0, "attested": 0, "undeclared": 0}
+    for verdict in verdicts:
+        if verdict.status.value in ("PASS", "FAIL"):
+            key = verdict.basis if verdict.basis in counts else "undeclared"
+            counts[key] += 1
+    return counts
+
+
+def basis_line(verdicts: Any) -> str:
+    counts = basis_counts(verdicts)
+    return ("Basis of the judged checks: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+            + " (observed: the harness saw it; recomputed: derived from raw data; attested: the platform's evidence "
+            "says so)")
+
+
 def card_json(card: RunCard) -> dict[str, Any]:
     view = card.view
     return {
@@ -378,7 +395,9 @@ def card_json(card: RunCard) -> dict[str, Any]:
         "kpis": card.kpis.to_json(),
         "theta03": card.theta03.to_json(),
         "verdicts": [{"id": v.check_id, "kind": v.kind, "status": v.status.value,
+                      **({"basis": v.basis} if v.basis else {}),
                       "evidence": [f"verdicts.json#{v.check_id}", *v.evidence]} for v in view.verdicts],
+        "basis": basis_counts(view.verdicts),
         "figures": {k: v for k, v in sorted(view.figures.items())
                     if v is None or isinstance(v, bool | int | float | str)},
         "scenarios": sorted(view.timelines),

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_spine.rubric.engine import RubricResult
-from pytest_spine.rubric.scorecard import NOT_MEASURED, Gate, RunCard, Scorecard
+from pytest_spine.rubric.scorecard import NOT_MEASURED, Gate, RunCard, Scorecard, basis_line
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -96,6 +96,7 @@ def print_card(card: RunCard, console: Console) -> None:
         counts[verdict.status.value] = counts.get(verdict.status.value, 0) + 1
     summary = ", ".join(f"{_status(k)} {v}" for k, v in sorted(counts.items()))
     console.print(f"Verdicts: {summary or 'none'}   Evidence: {_esc(view.root)}")
+    console.print(_esc(basis_line(view.verdicts)))
 
 
 def print_weekly(card: Scorecard, console: Console) -> None:

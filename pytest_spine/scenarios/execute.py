@@ -118,11 +118,21 @@ def applicable(spine: Any, scenario: Scenario) -> str | None:
         return f"{scenario.id} is declared for {', '.join(scenario.envs)}, not {env!r}{_requirement(scenario)}"
     if scenario.destructive and env in LIVE_ENVS and not spine.settings.allow_destructive:
         return f"{scenario.id} harms the target; pass --spine-allow-destructive to run it on {env!r}"
+    if _black_box(spine):
+        return (f"{scenario.id} has no chaos driver for a black-box platform yet: the bundled drivers fault the "
+                "reference's own components, and a platform the harness did not write is never judged by them")
     if env not in _DRIVERS:
         _import_target(env)
     if env not in _DRIVERS:
         return f"no chaos driver is registered for target {env!r}"
     return None
+
+
+def _black_box(spine: Any) -> bool:
+    try:
+        return bool(spine.target.describe().get("black_box"))
+    except Exception:  # a target that did not start is reported by its phases; here it is simply not a black box
+        return False
 
 
 # (session, instance) -> what put_history stored: the history is written once, even if the run crashed.

@@ -42,6 +42,20 @@ def create_target(name: str, **options: object) -> Target:
                 "use --spine-env=reference"
             ) from None
         raise
+    if name == "local_parity" and names_a_platform(options.get("handles")):
+        from pytest_spine.targets import external
+
+        black_box: Target = external.create_target(**{**options, "env_name": "local_parity"})
+        return black_box
     factory = module.create_target
     target: Target = factory(**options)
     return target
+
+
+def names_a_platform(handles: object) -> bool:
+    """A registry with a ``platform`` section describes a platform under test (verified as a black box)."""
+    if not handles:
+        return False
+    from pytest_spine.handles import load_registry
+
+    return isinstance(load_registry(str(handles)).document.get("platform"), dict)

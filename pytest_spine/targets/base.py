@@ -95,3 +95,16 @@ class ProbeNotSupported(Exception):
     def __init__(self, target: str, probe: str, reason: str) -> None:
         self.reason = reason
         super().__init__(f"target {target!r} cannot run probe {probe!r}: {reason}")
+
+
+class DrillNotRun(ProbeNotSupported):
+    """A drill the target did not run, with the reason (a read-only run, or internals a black box does not
+    expose): a check judges without it, or is NOT_APPLICABLE when the drill was all it had."""
+
+    def __init__(self, reason: str) -> None:  # the reason is the whole message, without a target or probe name
+        self.reason = reason
+        Exception.__init__(self, reason)
+
+
+class NotObserved(Exception):
+    """The target exposes no substrate the harness can read itself (the in-process reference)."""

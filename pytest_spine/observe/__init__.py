@@ -1,0 +1,1 @@
+"""Observers: the harness reads the platform's substrate (topics, offsets, groups, buckets) itself."""
