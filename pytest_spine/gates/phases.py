@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pytest_spine.gates.catalogue import GateContext, Result, criterion
+from pytest_spine.targets.base import DrillNotRun
 
 DENIED = (401, 403)
 OUTCOMES = ("ADMIT", "DUPLICATE", "QUARANTINE", "ANOMALY", "PUBLISH_AMBIGUOUS")
@@ -459,6 +460,9 @@ def dedupe_identity(ctx: GateContext) -> Result:
     other_run = ctx.drill("dedupe_other_run")
     replay = ctx.drill("duplicate_replay")
     if other_run is None and replay is None:
+        observed = ctx.observed_fn()
+        if observed is not None:  # read-only: the run's own duplicates, judged from what reached the topics
+            return _dedupe_observed(observed)
         ctx.probe("duplicate_replay")  # neither drill ran: not applicable, with the reason
     other_run, replay = other_run or {}, replay or {}
     outcomes = replay.get("outcomes", {})
@@ -471,9 +475,49 @@ def dedupe_identity(ctx: GateContext) -> Result:
                    figures={"replayed": replayed}, basis="observed")
 
 
+def _tuple_of(receipt: Mapping[str, Any]) -> tuple[str, str, str]:
+    return (str(receipt.get("platform_run_id")), str(receipt.get("event_class")), str(receipt.get("event_id")))
+
+
+def _dedupe_observed(observed: Any) -> Result:
+    duplicates = [r for r in observed.receipts if r.get("outcome") == "DUPLICATE"]
+    if not duplicates:
+        raise DrillNotRun("not run read-only, and the run's own traffic had no DUPLICATE answer to judge")
+    wrong = [{"event_id": r.get("event_id"), "records": observed.published(_tuple_of(r))[0]} for r in duplicates
+             if observed.published(_tuple_of(r))[0] != 1]
+    return _result(not wrong, f"{len(duplicates)} DUPLICATE answers of the run, each tuple published exactly once",
+                   f"DUPLICATE answers whose tuple is not published exactly once: {wrong[:3]}",
+                   counterexample=tuple(wrong[:3]), basis="observed")
+
+
+def _anomaly_observed(observed: Any) -> Result:
+    anomalies = [r for r in observed.receipts if r.get("outcome") == "ANOMALY"]
+    admitted = {_tuple_of(r): r.get("payload_hash") for r in observed.receipts if r.get("outcome") == "ADMIT"}
+    # A DUPLICATE answer for a payload other than the one published was an anomaly called a duplicate.
+    wrong: list[dict[str, Any]] = [
+        {"event_id": r.get("event_id"), "answered": "DUPLICATE", "payload_hash": r.get("payload_hash"),
+         "on_topic": observed.published(_tuple_of(r))[1]}
+        for r in observed.receipts if r.get("outcome") == "DUPLICATE"
+        and observed.published(_tuple_of(r))[1] not in (None, r.get("payload_hash"))]
+    if not anomalies and not wrong:
+        raise DrillNotRun("not run read-only, and the run's own traffic sent no changed payload to judge")
+    for receipt in anomalies:
+        ident = _tuple_of(receipt)
+        records, first_hash = observed.published(ident)
+        if records != 1 or first_hash != admitted.get(ident) or first_hash == receipt.get("payload_hash"):
+            wrong.append({"event_id": receipt.get("event_id"), "records": records, "on_topic": first_hash,
+                          "admitted": admitted.get(ident), "anomalous": receipt.get("payload_hash")})
+    return _result(not wrong, f"{len(anomalies)} ANOMALY answers; the admitted payload stayed the only record",
+                   f"a changed payload was answered DUPLICATE, or joined or replaced the original: {wrong[:3]}",
+                   counterexample=tuple(wrong[:3]), basis="observed")
+
+
 @criterion("P7", "payload_anomaly", "Same tuple with another payload is an ANOMALY and never overwrites",
            basis="observed")
 def payload_anomaly(ctx: GateContext) -> Result:
+    observed = ctx.observed_fn()
+    if observed is not None and ctx.drill("payload_change") is None:
+        return _anomaly_observed(observed)
     drill = ctx.probe("payload_change")
     ok = drill.get("outcome") == "ANOMALY" and drill.get("original_intact") is True
     return _result(ok, "changed payload -> ANOMALY, original intact", f"payload change handled as {dict(drill)}",

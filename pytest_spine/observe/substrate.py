@@ -34,6 +34,7 @@ class TopicView:
     unreadable: list[dict[str, Any]] = field(default_factory=list)
     tuples: Counter[Dedupe] = field(default_factory=Counter)
     tuple_offsets: dict[Dedupe, list[tuple[int, int]]] = field(default_factory=dict)
+    tuple_hashes: dict[Dedupe, str] = field(default_factory=dict)  # recomputed payload hash of the first record
     hash_mismatches: list[dict[str, Any]] = field(default_factory=list)  # header hash != recomputed
     sources: set[tuple[str, int, int]] = field(default_factory=set)  # lane outputs: input records they derive from
     ready: dict[tuple[int, int], Mapping[str, Any]] = field(default_factory=dict)  # (partition, offset) -> READY
@@ -77,6 +78,14 @@ class Observations:
 
     def receipts_by_outcome(self) -> Counter[str]:
         return Counter(str(r.get("outcome")) for r in self.receipts)
+
+    def published(self, ident: Dedupe) -> tuple[int, str | None]:
+        """How many records the tuple has on the observed topics, and the payload hash of the first."""
+        count, first = 0, None
+        for view in self.topics.values():
+            count += view.tuples.get(ident, 0)
+            first = first or view.tuple_hashes.get(ident)
+        return count, first
 
     def topic_end(self, topic: str, partition: int) -> int | None:
         view = self.topics.get(topic)
@@ -138,6 +147,7 @@ def observe_topic(view: TopicView, records: Iterable[TopicRecord], run_id: str, 
             view.tuple_offsets.setdefault(ident, []).append((record.partition, record.offset))
             declared = record.headers.get("payload_hash")
             recomputed = payload_hash(value.get("payload"))
+            view.tuple_hashes.setdefault(ident, recomputed)
             if declared != recomputed and len(view.hash_mismatches) < MAX_EXAMPLES:
                 view.hash_mismatches.append({"partition": record.partition, "offset": record.offset,
                                              "header": declared, "recomputed": recomputed})

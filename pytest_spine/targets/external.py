@@ -30,8 +30,7 @@ from pytest_spine.targets.platform_spec import PlatformSpec, platform_spec
 
 READ_ONLY_DRILL = ("not run: the run is verified read-only (drills send traffic; give --spine-allow-destructive "
                    "to run them)")
-INTERNAL_DRILL = ("not run: this drill needs the platform's internals, which a black box does not expose; the "
-                  "check judges the run's evidence and what the harness observed")
+INTERNAL_DRILL = "not run: this drill needs the platform's internals, which a black box does not expose"
 NOT_APPLICABLE: Mapping[str, str] = {
     "P(-1)-image_in_registry": "the harness does not build or deploy the platform; packaging is verified by its "
                                "own pipeline",
@@ -153,7 +152,7 @@ class ExternalPlatformTarget:
         absent = [f for f in files if f not in obs.evidence_imported]
         facts = self._facts(phase_id, obs)
         error = None
-        if self._drive_error and phase_id == "P(-1)":
+        if self._drive_error and phase_id == "P0":  # P0 is the first phase with checks: the run is not green
             error = self._drive_error
         if absent:
             refused = {f: obs.evidence_problems[f] for f in absent if f in obs.evidence_problems}
@@ -232,6 +231,11 @@ class ExternalPlatformTarget:
             self._command("start")
             health = self._await_health()
             if self._gate is not None:
+                if not health or not health.get("ok"):
+                    raise EnvironmentFault(f"the gate at IG_BASE_URL ({self._gate.base_url}) did not answer its "
+                                           f"health check ({self._gate.health_path}) within "
+                                           f"{max(5.0, self.spec.settle_s)} s: {health and health.get('error')}; "
+                                           "check that the platform is up and the registry's ig section")
                 self._send_drills()
             self._command("run")
             during = dict(self._groups.describe(lane.group_id for lane in self.spec.lanes))
@@ -276,7 +280,12 @@ class ExternalPlatformTarget:
         gate = self._gate
         assert gate is not None and self.run is not None
         fresh = [self._drill_envelope(i) for i in range(DRILL_EVENTS)]
-        first = [gate.send(e, drill="fresh") for e in fresh]
+        first = [gate.send(fresh[0], drill="fresh")]
+        if first[0].status_code in (401, 403):
+            raise EnvironmentFault(f"the gate at IG_BASE_URL ({gate.base_url}) refused the harness's key "
+                                   f"({first[0].status_code}: {first[0].error}); set SPINE_IG_API_KEY or the SSM "
+                                   "parameter SSM_IG_API_KEY_PATH to the gate's key")
+        first += [gate.send(e, drill="fresh") for e in fresh[1:]]
         replays = [gate.send(e, drill="duplicate_replay") for e in fresh]
         changed = dict(fresh[0], payload={**fresh[0]["payload"], "amount": 999_999})
         anomaly = gate.send(changed, drill="payload_change")

@@ -84,11 +84,26 @@ def test_every_gate_criterion_is_killed_by_some_mutant() -> None:
     from pytest_spine.gates.catalogue import all_criteria
 
     claimed = {b for m in MUTANTS.values() for b in m.breaks}
+    # Observation-grounded criteria need a substrate the in-process reference does not expose: the independent
+    # platform's defects kill them (tests/pytest_spine/targets/test_external.py asserts each kill).
+    claimed |= {check for pair in _independent_platform_defects().values() for check in pair if check}
     not_applicable_in_process = {"P(-1)-image_in_registry", "P(-1)-image_ref_ready", "P0-forbidden_infra_absent",
                                  "P12-cloud_resources_destroyed"}
     unkilled = [c.check_id for c in all_criteria()
                 if c.check_id not in claimed and c.check_id not in not_applicable_in_process]
     assert unkilled == []
+
+
+def _independent_platform_defects() -> dict[str, tuple[str | None, str | None]]:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "independent_platform" / "defect_table.py"
+    spec = importlib.util.spec_from_file_location("defect_table", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    table: dict[str, tuple[str | None, str | None]] = module.DEFECTS
+    return table
 
 
 def test_bad_options_are_usage_errors_listing_the_choices(pytester: pytest.Pytester) -> None:
