@@ -17,6 +17,23 @@ OBSERVER = "observer"
 MAX_RECEIPTS = 200_000
 
 
+def _contract(name: str) -> Any:
+    """A validator of one object shape of the platform contract (``schemas/platform/``), built once per pass."""
+    import jsonschema
+
+    from pytest_spine.evidence.schemas import load_schema
+
+    return jsonschema.Draft202012Validator(load_schema(f"platform/{name}"))
+
+
+def _violation(validator: Any, document: Any) -> str | None:
+    error = next(iter(validator.iter_errors(document)), None)
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path) or "(document)"
+    return f"at {where}: {error.message}"
+
+
 def _prefix(registry: HandlesRegistry, key: str, **params: str) -> str | None:
     try:
         return registry.prefix(key, **params)
@@ -82,6 +99,7 @@ def _observe_receipts(registry: HandlesRegistry, run_id: str, buckets: BucketObs
     sections = registry.section("buckets")
     bucket = sections.get("S3_RECEIPTS_BUCKET", sections.get("S3_EVIDENCE_BUCKET", ""))
     listing = buckets.list(bucket, prefix, limit=MAX_RECEIPTS)
+    receipt_shape, quarantine_shape = _contract("receipt_object"), _contract("quarantine_object")
     for item in listing:
         try:
             document = buckets.get_json(bucket, item.key)
@@ -94,6 +112,10 @@ def _observe_receipts(registry: HandlesRegistry, run_id: str, buckets: BucketObs
             obs.receipt_problems.append(f"s3://{bucket}/{item.key} is a receipt of run "
                                         f"{document.get('platform_run_id')!r}, not {run_id!r}")
             continue
+        bad = _violation(receipt_shape, document)
+        if bad is not None:
+            obs.receipt_problems.append(f"s3://{bucket}/{item.key} is not a contract receipt "
+                                        f"(schemas/platform/receipt_object.schema.json) {bad}")
         obs.receipts.append(document)
     record("bucket_listing", bucket=bucket, prefix=prefix, objects=len(listing), receipts=len(obs.receipts))
     quarantine_bucket = sections.get("S3_QUARANTINE_BUCKET", "")
@@ -116,6 +138,9 @@ def _observe_receipts(registry: HandlesRegistry, run_id: str, buckets: BucketObs
             obs.quarantine_problems.append(f"{where}: s3://{quarantine_bucket}/{key} does not exist")
         elif not _holds_payload(document.get("envelope")):
             obs.quarantine_problems.append(f"{where}: s3://{quarantine_bucket}/{key} holds no envelope")
+        elif (bad := _violation(quarantine_shape, document)) is not None:
+            obs.quarantine_problems.append(f"{where}: s3://{quarantine_bucket}/{key} is not a contract quarantine "
+                                           f"object (schemas/platform/quarantine_object.schema.json) {bad}")
 
 
 def _holds_payload(envelope: Any) -> bool:

@@ -112,10 +112,16 @@ EXERCISED: tuple[tuple[str, str], ...] = (
     ("spine stack down", "tests/pytest_spine/stack/test_lifecycle.py::test_stack_up_status_down_round_trip"),
     ("pytest --spine-env=local_parity",
      "tests/pytest_spine/stack/test_local_parity_target.py::test_local_parity_runs_the_same_phase_machine_as_reference"),
+    ("pytest --spine-env=dev_min --spine-handles=* --spine-run-id=* --spine-allow-destructive",
+     "tests/pytest_spine/targets/test_external.py::test_a_clean_platform_is_green_when_the_harness_drives_it"),
     ("pytest --spine-env=dev_min --spine-handles=* --spine-run-id=*",
-     "tests/pytest_spine/stack/test_dev_min_target.py::test_a_destructive_run_then_a_read_only_verification_of_it"),
-    ("pytest --spine-env=dev_min --spine-handles=* --spine-allow-destructive",
-     "tests/pytest_spine/stack/test_dev_min_target.py::test_a_destructive_run_then_a_read_only_verification_of_it"),
+     "tests/pytest_spine/targets/test_external.py::test_the_loopback_stack_posing_as_dev_min_is_green_read_only"),
+    # verifying-your-platform.md
+    ("pytest --spine-env=local_parity --spine-handles=* --spine-run-id=* --spine-allow-destructive",
+     "tests/pytest_spine/targets/test_external.py::test_a_clean_platform_is_green_when_the_harness_drives_it"),
+    ("pytest --spine-env=local_parity --spine-handles=* --spine-run-id=*",
+     "tests/pytest_spine/targets/test_external.py::test_a_clean_platform_is_green_read_only_and_nothing_is_sent_to_it"),
+    ("spine checks list", RUN_HERE),
 )
 # Shown but not run by any test, each with the reason; keep this list short.
 NOT_RUN: dict[str, str] = {
