@@ -90,7 +90,8 @@ def decide_gate(verdicts: Sequence[Verdict], *, failed_items: int, run_problem: 
     reasons: list[str] = []
     if run_problem:
         reasons.append(run_problem)
-    failing = sorted((v for v in verdicts if v.status.is_failure), key=lambda v: v.check_id)
+    # Failures in their own logic first, then UNKNOWN and BLOCKED knock-ons: the first reasons say what broke.
+    failing = sorted((v for v in verdicts if v.status.is_failure), key=lambda v: (-v.status.severity, v.check_id))
     if failing:
         reasons.append(f"{len(failing)} check(s) did not pass: "
                        + "; ".join(f"{v.check_id} {v.status.value}" for v in failing[:12])

@@ -1,7 +1,9 @@
 """``spine bench KIND``: measure and print figures (operations/s, peak memory, ...).
 
 Kinds are the modules of ``pytest_spine.benchmarks`` (see its docstring for how to add one). Every kind takes
-``--save PATH`` and ``--compare PATH [--fail-over PCT]`` (``pytest_spine.benchmarks._baseline``).
+``--save PATH`` and ``--compare PATH [--fail-over PCT]`` (``pytest_spine.benchmarks._baseline``). A kind may also
+expose ``summary(figures) -> list[str]`` (lines printed after the figures, not with ``--json``) and
+``NOT_WORKLOAD`` (argument names kept out of the saved and compared workload, e.g. a broker address).
 """
 
 from __future__ import annotations
@@ -53,9 +55,12 @@ def _runner(module: Any) -> Any:
         if args.save is not None:
             refuse_existing(args.save)
         figures = module.run(args)
-        rows = compare(baseline, module.KIND, args, figures, args.fail_over) if baseline is not None else None
+        # A kind's NOT_WORKLOAD arguments say where to reach things (a broker address), not what was measured.
+        measured = argparse.Namespace(**{k: v for k, v in vars(args).items()
+                                         if k not in getattr(module, "NOT_WORKLOAD", ())})
+        rows = compare(baseline, module.KIND, measured, figures, args.fail_over) if baseline is not None else None
         if args.save is not None:
-            save(args.save, record(module.KIND, args, figures))
+            save(args.save, record(module.KIND, measured, figures))
         if args.json:
             report: dict[str, Any] = {"bench": module.KIND, "figures": dict(figures)}
             if rows is not None:
@@ -71,6 +76,9 @@ def _runner(module: Any) -> Any:
                 print(f"{name:<{width}}  {_shown(value)}")
         else:
             _print_comparison(rows, args.compare, args.fail_over)
+        if not args.json and hasattr(module, "summary"):
+            for line in module.summary(figures):
+                print(line)
         if args.save is not None:
             print(f"saved to {args.save}", file=sys.stderr)
         return 1 if rows is not None and any(r.regression for r in rows) else 0
@@ -82,7 +90,7 @@ def _shown(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, float):
-        return f"{value:,.1f}"
+        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"  # a ratio needs its decimals
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 

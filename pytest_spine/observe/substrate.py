@@ -73,6 +73,7 @@ class Observations:
     evidence_problems: dict[str, str] = field(default_factory=dict)  # relpath -> why it was not imported
     evidence_imported: list[str] = field(default_factory=list)
     gate_health: Mapping[str, Any] | None = None
+    database: dict[str, int] | None = None  # rows per declared table, read in one read-only snapshot
     answers: list[Mapping[str, Any]] = field(default_factory=list)  # the gate's answers to the harness
     notes: list[str] = field(default_factory=list)
 

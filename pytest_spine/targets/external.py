@@ -64,10 +64,12 @@ class ExternalPlatformTarget:
         self._groups: Any = None
         self._buckets: Any = None
         self._gate: Any = None
+        self._database: Any = None
         self._obs: Observations | None = None
         self._drills: dict[str, Mapping[str, Any]] = {}
         self._drill_events: dict[str, Any] = {}
         self._drive_error: str | None = None
+        self._harness_wrote: set[str] = set()  # evidence the harness wrote itself (its WSP, as traffic source)
         self._stopped = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -126,6 +128,17 @@ class ExternalPlatformTarget:
         if problems:
             raise EnvironmentFault(f"{self.name}: the platform's substrate does not match the registry "
                                    f"{registry.source}:\n  " + "\n  ".join(problems))
+        if spec.database_dsn_env:
+            from pytest_spine.observe.database import DatabaseObserver
+
+            environ = self._environ if self._environ is not None else os.environ
+            dsn = environ.get(spec.database_dsn_env)
+            if not dsn:
+                raise EnvironmentFault(f"{self.name}: platform.database.dsn_env names {spec.database_dsn_env}, which "
+                                       "is not set; export the read-only DSN of the platform's database there")
+            if redactor is not None and hasattr(redactor, "register"):
+                redactor.register(dsn)
+            self._database = DatabaseObserver(dsn, timeout_s=timeout)
         if connection.ig_base_url:
             ig = registry.section("ig")
             self._gate = GateClient(connection.ig_base_url, ig["IG_AUTH_HEADER_NAME"], connection.ig_api_key,
@@ -149,7 +162,8 @@ class ExternalPlatformTarget:
             raise ConfigError(f"the {self.name} target was not started: call start(run, evidence, recorder) first")
         obs = self._observed()
         files = PHASE_FILES.get(phase_id, ())
-        absent = [f for f in files if f not in obs.evidence_imported]
+        present = set(obs.evidence_imported) | self._harness_wrote
+        absent = [f for f in files if f not in present]
         facts = self._facts(phase_id, obs)
         error = None
         if self._drive_error and phase_id == "P0":  # P0 is the first phase with checks: the run is not green
@@ -160,7 +174,7 @@ class ExternalPlatformTarget:
             error = (f"evidence of {phase_id} not found under the run's evidence prefix: "
                      f"{', '.join(absent)}" + (f" (refused: {detail})" if detail else ""))
         return PhaseOutcome(phase_id, not absent and error is None, error, facts,
-                            tuple(f for f in files if f in obs.evidence_imported))
+                            tuple(f for f in files if f in present))
 
     def _facts(self, phase_id: str, obs: Observations) -> dict[str, Any]:
         assert self.registry is not None
@@ -176,6 +190,8 @@ class ExternalPlatformTarget:
             deps.update({f"s3:{key}": ok for key, ok in obs.buckets.items()})
             if self.destructive and self._gate is not None:
                 deps["gate"] = bool(obs.gate_health and obs.gate_health.get("ok"))
+            if self._database is not None:
+                deps["database"] = obs.database is not None
             facts["dependencies"] = deps
         return facts
 
@@ -195,7 +211,8 @@ class ExternalPlatformTarget:
             assert self.registry is not None and self.spec is not None and self.run is not None
             self._obs = observe_platform(self.registry, self.spec, self.run.platform_run_id, topics=self._topics,
                                          groups=self._groups, buckets=self._buckets, evidence=self._evidence,
-                                         recorder=self._recorder, deadline_s=max(60.0, self.spec.settle_s * 4))
+                                         recorder=self._recorder, deadline_s=max(60.0, self.spec.settle_s * 4),
+                                         database=self._database)
             self._obs.bracket_before = before
             self._obs.lanes_during_run = during
             self._obs.gate_health = health
@@ -238,6 +255,9 @@ class ExternalPlatformTarget:
                                            "check that the platform is up and the registry's ig section")
                 self._send_drills()
             self._command("run")
+            if self.spec.traffic_source == "harness":
+                self._stream()
+                self._command("close")
             during = dict(self._groups.describe(lane.group_id for lane in self.spec.lanes))
             self._command("teardown")
         except EnvironmentFault as error:
@@ -261,6 +281,48 @@ class ExternalPlatformTarget:
                                           **result)
                 return result
             time.sleep(0.2)
+
+    # ------------------------------------------------------------------ the harness as traffic source
+    def _stream(self) -> None:
+        """Stream the run's stream_view through the gate (after the platform published READY), then write the
+        WSP evidence from what was sent and answered."""
+        from pytest_spine.clock import utc_iso
+        from pytest_spine.drive import streamer
+
+        assert self.spec is not None and self.run is not None and self.registry is not None
+        if self._gate is None:
+            raise EnvironmentFault("platform.traffic_source is harness, but the registry names no IG_BASE_URL")
+        run_id = self.run.platform_run_id
+        started = utc_iso(self.clock.now())
+        control = self.spec.control_topic
+        ready = streamer.find_ready(self._topics.read_all([control]), run_id) if control else None
+        if ready is None:
+            raise EnvironmentFault(f"no READY for run {run_id} on the control topic {control!r} after the platform's "
+                                   "run command: the harness streams only after READY")
+        summary = self._buckets.get_json(self.registry.bucket("S3_EVIDENCE_BUCKET"),
+                                         self.registry.prefix("S3_EVIDENCE_PREFIX_PATTERN", platform_run_id=run_id)
+                                         + "oracle/stream_sort_summary.json") or {}
+        outputs = sorted(dict(summary.get("outputs", {})))
+        if not outputs:
+            raise EnvironmentFault("the platform's oracle/stream_sort_summary.json names no outputs to stream")
+        prefixes = {o: self.registry.prefix("S3_STREAM_VIEW_PREFIX_PATTERN", platform_run_id=run_id, output_id=o)
+                    for o in outputs}
+        rows = streamer.stream_view_rows(self._buckets, self.registry.bucket("S3_ORACLE_BUCKET"), prefixes,
+                                         self.spec.traffic_max_events)
+        scenario = ready.get("scenario_run_id")
+        planned = [(o, streamer.envelope_of(o, row, run_id, scenario)) for o, found in rows.items() for _, row in found]
+        assert self._evidence is not None
+        where = {"topic": ready["topic"], "partition": ready["partition"], "offset": ready["offset"]}
+        common = {"phase_id": "P6", "scenario_run_id": scenario, "ready": where}
+        self._evidence.put("wsp/wsp_start.json", {
+            **common, "source": "stream_view",
+            "outputs_enumerated": {o: len({key for key, _ in found}) for o, found in rows.items()}})
+        totals = streamer.stream(self._gate, planned, connections=self.spec.traffic_connections)
+        self._evidence.put("wsp/wsp_summary.json", {
+            **common, "source": "stream_view", "per_output_counts": dict(sorted(totals.per_output.items())),
+            "totals": totals.to_json(), "outcomes": dict(sorted(totals.outcomes.items())), "intended": len(planned),
+            "started_at_utc": started, "ended_at_utc": utc_iso(self.clock.now()), "streamed_by": "harness"})
+        self._harness_wrote.update({"wsp/wsp_start.json", "wsp/wsp_summary.json"})
 
     # ------------------------------------------------------------------ drills
     def _drill_envelope(self, n: int, payload_extra: Mapping[str, Any] | None = None,

@@ -43,7 +43,7 @@ def _prefix(registry: HandlesRegistry, key: str, **params: str) -> str | None:
 
 def observe_platform(registry: HandlesRegistry, spec: PlatformSpec, run_id: str, *, topics: Any, groups: Any,
                      buckets: BucketObserver, evidence: EvidenceSink | None, recorder: Recorder | None,
-                     deadline_s: float) -> Observations:
+                     deadline_s: float, database: Any = None) -> Observations:
     obs = Observations(run_id)
 
     def record(f: str, **value: Any) -> None:
@@ -77,6 +77,15 @@ def observe_platform(registry: HandlesRegistry, spec: PlatformSpec, run_id: str,
         record("group_members", group=lane.group_id, state=lane.state.state if lane.state else None,
                members=[m.client_id for m in lane.state.members] if lane.state else [])
 
+    if database is not None:
+        from pytest_spine.errors import EnvironmentFault
+
+        try:
+            obs.database = database.table_counts(spec.database_tables)
+            record("database_counts", tables=dict(obs.database))
+        except EnvironmentFault as error:
+            obs.notes.append(str(error))
+            record("database_counts", error=str(error))
     _observe_receipts(registry, run_id, buckets, obs, record)
     _observe_evidence(registry, run_id, buckets, evidence, obs, record)
     _observe_stream_view(registry, run_id, buckets, obs)

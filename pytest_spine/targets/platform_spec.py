@@ -14,7 +14,7 @@ from typing import Any
 
 from pytest_spine.handles import HandleError, HandlesRegistry
 
-COMMANDS = ("start", "run", "teardown")
+COMMANDS = ("start", "run", "close", "teardown")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,9 @@ class PlatformSpec:
     settle_s: float = 30.0
     database_dsn_env: str | None = None
     database_tables: tuple[str, ...] = ()
+    traffic_source: str = "platform"  # or "harness": the harness streams the run's stream_view through the gate
+    traffic_connections: int = 2
+    traffic_max_events: int = 100_000
 
     @property
     def ingest_topics(self) -> tuple[str, ...]:
@@ -71,6 +74,7 @@ def platform_spec(registry: HandlesRegistry) -> PlatformSpec | None:
     control = section.get("control_topic")
     timeouts: Mapping[str, Any] = section.get("timeouts", {})
     database: Mapping[str, Any] = section.get("database", {})
+    traffic: Mapping[str, Any] = section.get("traffic", {})
     return PlatformSpec(
         name=str(section.get("name", "platform")),
         event_class_topics=event_classes,
@@ -82,4 +86,7 @@ def platform_spec(registry: HandlesRegistry) -> PlatformSpec | None:
         settle_s=float(timeouts.get("settle_s", 30.0)),
         database_dsn_env=database.get("dsn_env"),
         database_tables=tuple(database.get("tables", ())),
+        traffic_source=str(section.get("traffic_source", "platform")),
+        traffic_connections=int(traffic.get("connections", 2)),
+        traffic_max_events=int(traffic.get("max_events", 100_000)),
     )

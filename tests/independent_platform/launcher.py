@@ -255,8 +255,11 @@ def stack_endpoints(stack_dir: Path) -> tuple[str, str, str]:
 
 
 def make_platform(stack_dir: Path, workdir: Path, run_id: str, defects: Iterable[str] = (),
-                  name_suffix: str | None = None, knobs: Mapping[str, Any] | None = None) -> PlatformHandle:
-    """Write a miniplat config and its handles registry under ``workdir``; nothing is started."""
+                  name_suffix: str | None = None, knobs: Mapping[str, Any] | None = None,
+                  traffic_source: str = "platform") -> PlatformHandle:
+    """Write a miniplat config and its handles registry under ``workdir``; nothing is started. With
+    ``traffic_source="harness"`` the registry asks the harness to stream: the platform's ``run`` stops after
+    READY (P5) and its ``close`` command does P7..P11."""
     suffix = (name_suffix or uuid.uuid4().hex[:10]).lower()
     bootstrap, s3_url, region = stack_endpoints(stack_dir)
     workdir = Path(workdir).resolve()
@@ -272,6 +275,8 @@ def make_platform(stack_dir: Path, workdir: Path, run_id: str, defects: Iterable
     python = sys.executable
     commands = {name: [python, str(PACKAGE), name, "--config", str(config_path), "--platform-run-id",
                        "{platform_run_id}"] for name in (*COMMANDS, "provision")}
+    commands["ready"] = [*commands["run"], "--to-phase", "P5"]
+    commands["close"] = [*commands["run"], "--from-phase", "P7"]
     config = {
         "name": "miniplat", "platform_run_id": run_id, "env": "local_parity", "state_dir": str(workdir / "state"),
         "kafka": {"bootstrap": bootstrap}, "aws": {"endpoint_url": s3_url, "region": region},
@@ -311,6 +316,10 @@ def make_platform(stack_dir: Path, workdir: Path, run_id: str, defects: Iterable
             "timeouts": {"request_s": 5, "command_s": 300},
         },
     }
+    if traffic_source == "harness":
+        registry["platform"]["traffic_source"] = "harness"
+        registry["platform"]["commands"] = {"start": commands["start"], "run": commands["ready"],
+                                            "close": commands["close"], "teardown": commands["teardown"]}
     config_path.write_text(json.dumps(config, indent=1))
     registry_path.write_text("# miniplat: an independent platform under test (tests/independent_platform)\n"
                              + yaml.safe_dump(registry, sort_keys=False, width=1000))

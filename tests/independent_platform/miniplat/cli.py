@@ -18,6 +18,9 @@ def parser() -> argparse.ArgumentParser:
         cmd.add_argument("--config", default=os.environ.get(CONFIG_ENV), required=CONFIG_ENV not in os.environ)
         if name in ("provision", "start", "run", "teardown"):
             cmd.add_argument("--platform-run-id", default=None)
+        if name == "run":  # when the harness is the traffic source: up to READY, then (after its stream) the rest
+            cmd.add_argument("--from-phase", default="P1")
+            cmd.add_argument("--to-phase", default="P11")
         if name == "lane":
             cmd.add_argument("--lane", required=True)
     return top
@@ -42,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         from miniplat.run import main as run
 
-        return run(cfg)
+        return run(cfg, args.from_phase, args.to_phase)
     if args.command == "teardown":
         from miniplat.teardown import main as teardown
 

@@ -542,10 +542,21 @@ class Driver:
                                                   "lock": {"holder": holder, "key": lock_key}})
 
     # ------------------------------------------------------------------
-    def run(self) -> int:
+    def run(self, first: str = "P1", last: str = "P11") -> int:
         steps = [("P1", self.p1), ("P2", self.p2), ("P3", self.p3), ("P4", self.p4), ("P5", self.p5),
                  ("P6", self.p6), ("P7", self.p7), ("P8", self.p8), ("P9", self.p9), ("P10", self.p10),
                  ("P11", self.p11)]
+        names = [name for name, _ in steps]
+        if first not in names or last not in names:
+            log(COMPONENT, f"--from-phase/--to-phase must be P1..P11, given {first!r}..{last!r}")
+            return 2
+        steps = steps[names.index(first):names.index(last) + 1]
+        for earlier in names[:names.index(first)]:
+            self.phases[earlier] = True  # an earlier invocation ran them (its evidence says how they went)
+        if first != "P1":  # what P2 found, as the first invocation recorded it in the run's evidence
+            self.used_topics.add(self.cfg.control_topic)
+            ready = self.ev.get("operate/daemons_ready.json") or {}
+            self.scope_checks = list(ready.get("run_scope", {}).get("checks", []))
         for phase, step in steps:
             began = time.monotonic()
             try:
@@ -564,12 +575,12 @@ class Driver:
         return 0
 
 
-def main(cfg: Config) -> int:
+def main(cfg: Config, first: str = "P1", last: str = "P11") -> int:
     key = api_key_from_env()
     if not key:
         log(COMPONENT, "no API key (MINIPLAT_API_KEY or SPINE_IG_API_KEY)")
         return 2
     began = time.monotonic()
-    code = Driver(cfg, key).run()
+    code = Driver(cfg, key).run(first, last)
     log(COMPONENT, f"run {cfg.platform_run_id} finished with {code} in {time.monotonic() - began:.1f}s")
     return code

@@ -207,6 +207,26 @@ def test_a_clean_platform_is_green_when_the_harness_drives_it(
         handle.destroy()
 
 
+def test_the_harness_as_the_traffic_source_streams_the_run_and_is_green(
+        stack: SessionStack, pytester: pytest.Pytester, tmp_path: Path) -> None:
+    handle = launcher.make_platform(Path(stack.state.stack_dir), tmp_path / "h", _run_id(), traffic_source="harness")
+    handle.provision()
+    try:
+        result, bundle = _session(pytester, handle, "local_parity", handle.registry_path,
+                                  "--spine-allow-destructive")
+        verdicts = _green(result, bundle)
+        assert verdicts["P6-streaming_completed"]["status"] == "PASS"
+        summary = json.loads((bundle / "wsp" / "wsp_summary.json").read_text())
+        assert summary["streamed_by"] == "harness" and summary["source"] == "stream_view"
+        sent = [op for op in _ops(bundle) if op["f"] == "ingest" and op["process"] == "harness-wsp"]
+        assert len([op for op in sent if op["type"] == "invoke"]) == summary["totals"]["attempted"] > 0
+        commands = [op["value"]["name"] for op in _ops(bundle) if op["f"] == "platform_command" and op["type"] == "ok"]
+        assert commands == ["start", "run", "close", "teardown"]
+    finally:
+        handle.kill_all()
+        handle.destroy()
+
+
 def test_the_loopback_stack_posing_as_dev_min_is_green_read_only(
         stack: SessionStack, pytester: pytest.Pytester, tmp_path: Path) -> None:
     handle = platform(stack, tmp_path)
