@@ -5,16 +5,12 @@ with an outcome), ``fail`` (it certainly did not admit: a 4xx/5xx refusal, or th
 
 One keep-alive ``http.client`` connection per thread: ``requests``/``urllib3`` would add a pool and retries
 we must not have (a silent retry would hide a send from the history), and cost about a third of the rate.
-The answer's header block skips the ``email`` package's parser when it is plain (``_plain_headers``): that parser
-was a third of a send's cost (``spine bench drive`` measures the client against a bare ``http.client`` loop).
 """
 
 from __future__ import annotations
 
 import http.client
-import io
 import json
-import re
 import threading
 import time
 import urllib.parse
@@ -29,90 +25,6 @@ MAX_ANSWER_BYTES = 1 << 20
 IDLE_REOPEN_S = 2.0
 OUTCOMES = frozenset({"ADMIT", "DUPLICATE", "QUARANTINE", "ANOMALY", "PUBLISH_AMBIGUOUS"})
 Kind = Literal["ok", "fail", "info"]
-
-
-# What the email package's feed parser takes as a header name (printable ASCII but ":").
-_HEADER_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+")
-# Content types for which the feed parser also parses the (empty) body and may note defects.
-_PARSED_BODY_TYPES = (b"multipart", b"message")
-
-
-def _plain_headers(lines: list[bytes]) -> http.client.HTTPMessage | None:
-    """The header lines (as ``http.client`` reads them, blank line last) as ``http.client.parse_headers``
-    parses them, when every line is a plain ``Name: value``; None for anything else (folded lines, a stray CR,
-    a line without a name, a multipart or message content type, no blank line), which the standard library
-    parses."""
-    if not lines or lines[-1] not in (b"\r\n", b"\n"):
-        return None
-    message = http.client.HTTPMessage()
-    for line in lines[:-1]:
-        text = line[:-2] if line.endswith(b"\r\n") else line[:-1]
-        name, colon, value = text.partition(b":")
-        if not colon or b"\r" in value or _HEADER_NAME.fullmatch(name) is None:
-            return None
-        if name.lower() == b"content-type" and any(t in value.lower() for t in _PARSED_BODY_TYPES):
-            return None
-        message.set_raw(name.decode("iso-8859-1"), value.decode("iso-8859-1").lstrip(" \t"))
-    message.set_payload("")
-    return message
-
-
-class _Response(http.client.HTTPResponse):
-    """``http.client.HTTPResponse`` with ``_plain_headers`` first; the rest of ``begin`` is the standard
-    library's (identical from 3.11 to 3.13) but for the debug-level prints (GateClient sets no debug level)."""
-
-    def begin(self) -> None:
-        if self.headers is not None:
-            return
-        while True:  # read until a non-100 response
-            version, status, reason = self._read_status()
-            if status != http.client.CONTINUE:
-                break
-            http.client._read_headers(self.fp)
-        self.code = self.status = status
-        self.reason = reason.strip()
-        if version in ("HTTP/1.0", "HTTP/0.9"):
-            self.version = 10
-        elif version.startswith("HTTP/1."):
-            self.version = 11
-        else:
-            raise http.client.UnknownProtocol(version)
-        lines: list[bytes] = http.client._read_headers(self.fp)
-        plain = _plain_headers(lines)
-        self.headers = self.msg = plain if plain is not None else http.client.parse_headers(io.BytesIO(b"".join(lines)))
-        transfer_encoding = self.headers.get("transfer-encoding")
-        if transfer_encoding and transfer_encoding.lower() == "chunked":
-            self.chunked = True
-            self.chunk_left = None
-        else:
-            self.chunked = False
-        self.will_close = self._check_close()
-        self.length = None
-        length = self.headers.get("content-length")
-        if length and not self.chunked:
-            try:
-                self.length = int(length)
-            except ValueError:
-                self.length = None
-            else:
-                if self.length < 0:  # nonsensical negative lengths are ignored
-                    self.length = None
-        if (status in (http.client.NO_CONTENT, http.client.NOT_MODIFIED) or 100 <= status < 200
-                or self._method == "HEAD"):
-            self.length = 0
-        if not self.will_close and not self.chunked and self.length is None:
-            self.will_close = True  # open, not chunked, no length: the body ends when the connection closes
-
-
-_FAST_HEADERS = hasattr(http.client, "_read_headers") and hasattr(http.client.HTTPResponse, "_read_status")
-
-
-class _Connection(http.client.HTTPConnection):
-    response_class = _Response if _FAST_HEADERS else http.client.HTTPResponse
-
-
-class _TLSConnection(http.client.HTTPSConnection):
-    response_class = _Response if _FAST_HEADERS else http.client.HTTPResponse
 
 
 class Recorder(Protocol):
@@ -168,7 +80,7 @@ class GateClient:
     def _connection(self) -> http.client.HTTPConnection:
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
         if conn is None:
-            cls = _TLSConnection if self._scheme == "https" else _Connection
+            cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
             conn = cls(self._host, self._port, timeout=self.timeout_s)
             self._local.conn = conn
             with self._lock:
