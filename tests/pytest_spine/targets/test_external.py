@@ -243,7 +243,7 @@ def test_the_loopback_stack_posing_as_dev_min_is_green_read_only(
         handle.destroy()
 
 
-def test_evidence_of_another_run_is_refused_not_restamped(stack: SessionStack, tmp_path: Path) -> None:
+def test_evidence_of_another_run_or_malformed_is_refused_not_restamped(stack: SessionStack, tmp_path: Path) -> None:
     import boto3
 
     handle = platform(stack, tmp_path)
@@ -256,9 +256,13 @@ def test_evidence_of_another_run_is_refused_not_restamped(stack: SessionStack, t
         document = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         s3.delete_object(Bucket=bucket, Key=key)
         s3.put_object(Bucket=bucket, Key=key, Body=json.dumps({**document, "platform_run_id": "platform_other"}))
+        garbled = key.replace("run_completed.json", "run_report.json")
+        s3.delete_object(Bucket=bucket, Key=garbled)
+        s3.put_object(Bucket=bucket, Key=garbled, Body=b'{"status": "GREEN", "status": "RED"')  # cut, doubled key
         verdicts = judge(handle, destructive=False)
         assert verdicts["P1-evidence_of_this_run"].status is Status.FAIL
         assert "platform_other" in verdicts["P1-evidence_of_this_run"].reason
+        assert "run_report.json" in verdicts["P1-evidence_of_this_run"].reason
         closure = verdicts["P11-closure_marker"]  # the file it needs was refused, and P1 already failed
         assert closure.status is Status.BLOCKED and "P1-evidence_of_this_run" in closure.reason, closure
         bundle_file = handle.workdir / "reports-False" / "evidence" / "runs" / handle.run_id / "run_completed.json"
