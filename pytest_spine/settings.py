@@ -15,6 +15,7 @@ from pytest_spine.gates.kpis import KpiFileError, load_kpis
 from pytest_spine.options import DEFAULT_SEED, ENV_CHOICES, PROFILE_CHOICES, STACK_CHOICES, parse_duration
 from pytest_spine.session import GateDecision, SpineSession, SpineSettings, decide_gate, preflight
 from pytest_spine.targets import ensure_available
+from pytest_spine.verdicts import Status
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
@@ -140,6 +141,14 @@ def finish_session(session: pytest.Session, spine: SpineSession, exitstatus: int
         spine.verdicts.setdefault(check_id, verdict)
     _merge_worker_parts(spine)
     decision = gate_decision(spine, int(exitstatus), int(getattr(session, "testsfailed", 0)))
+    if spine.settings.dry_run and not any(v.status is not Status.NOT_APPLICABLE for v in spine.verdicts.values()):
+        # A dry run validates and plans: it judges nothing, so it is never Go, and pytest's status stands.
+        decision = GateDecision(False, ("dry run: scenarios validated and planned, nothing was judged",),
+                                decision.rubric_decision)
+        spine.finish(interrupted=interrupted, exit_status=int(exitstatus), on_error=complain,
+                     status_extra={"gate_decision": decision.to_json()})
+        spine.decision = decision
+        return int(exitstatus)
     spine.finish(interrupted=interrupted, exit_status=int(exitstatus), on_error=complain,
                  status_extra={"gate_decision": decision.to_json()})
     if decision.go and not spine.bundle.sealed:

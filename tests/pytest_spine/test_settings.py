@@ -64,6 +64,9 @@ def test_a_target_that_does_not_start_is_tried_once_and_blocks_every_check(pytes
     document["environment"] = "dev_min"
     document["kafka"] = {"KAFKA_BOOTSTRAP": "127.0.0.1:1", "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}
     document["aws"] = {"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_REGION": "us-east-1"}
+    document["platform"] = {"event_classes": {"traffic_fraud": "FP_BUS_TRAFFIC_FRAUD_V1"},
+                            "lanes": {"RTDL_CORE_CONSUMER_GROUP_ID": {"inputs": ["FP_BUS_TRAFFIC_FRAUD_V1"],
+                                                                      "output": "FP_BUS_RTDL_V1"}}}
     registry = pytester.path / "dead.yaml"
     registry.write_text(yaml.safe_dump(document))
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "spine-test")
