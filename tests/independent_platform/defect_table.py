@@ -24,6 +24,6 @@ DEFECTS: dict[str, tuple[str | None, str | None]] = {
     "scope_open": (None, "P2-run_scope_enforced"),
     "anomaly_as_duplicate": ("P7-payload_anomaly", "P7-payload_anomaly"),
 }
-# Run destructively in the suite (each costs a platform run): the drill-only defects and one of each kind.
-DESTRUCTIVE_RUNS = ("scope_open", "anomaly_as_duplicate", "auth_open", "double_publish", "commit_past_work",
-                    "teardown_early")
+# Run destructively in the suite (each costs a platform run): the drill-only defect, the drills' paths, and the
+# post-teardown observation; the others take the same observation path as read-only.
+DESTRUCTIVE_RUNS = ("scope_open", "anomaly_as_duplicate", "auth_open", "teardown_early")

@@ -37,7 +37,7 @@ import launcher  # noqa: E402
 from defect_table import DEFECTS, DESTRUCTIVE_RUNS  # noqa: E402
 
 pytestmark = [pytest.mark.services]
-PARALLEL = 3  # platform runs at once: they mostly wait on the broker and on each other's HTTP
+PARALLEL = 4  # platform runs at once: they mostly wait on the broker and on each other's HTTP
 
 
 @pytest.fixture(scope="module")
