@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_spine.clock import ManualClock
+from pytest_spine.clock import ManualClock, SystemClock
 from pytest_spine.errors import ScenarioError, SpineError, TargetUnavailable
 from pytest_spine.history import History
 from pytest_spine.scenarios.driver import ChaosDriver
@@ -72,8 +72,11 @@ def collect(rootdir: Path | None, seed: int | None) -> Catalogue:
 
 def execute(spine: Any, scenario: Scenario, seed: int) -> tuple[Verdict, ScenarioResult | None]:
     """Run one instance for the ``spine`` session and write its evidence; returns its verdict."""
-    scenario = scenario.for_env(spine.settings.env)  # the env's variant is what runs and what the plan shows
-    history = History(ManualClock(spine.clock.now()))
+    black_box = _black_box(spine)
+    # The env's (or the black box's) variant is what runs and what the plan shows.
+    scenario = scenario.for_target(spine.settings.env, black_box=black_box)
+    # A black box is real traffic at real times; the harness's own targets run on its injected clock.
+    history = History(SystemClock() if black_box else ManualClock(spine.clock.now()))
     scale = float(getattr(spine.run, "workload_scale", 1.0))
     verdict, result = run_instance(spine, scenario, seed, history,
                                    on_close=lambda: write_evidence(spine, scenario, seed, history, None, scale))
@@ -87,11 +90,21 @@ def run_instance(spine: Any, scenario: Scenario, seed: int, history: History,
     """Run one instance on a fresh driver of the session's target, writing no evidence. ``on_close`` runs once
     the driver is closed, even when the run raised (KeyboardInterrupt included)."""
     env = spine.settings.env
-    scenario = scenario.for_env(env)
+    black_box = _black_box(spine)
+    scenario = scenario.for_target(env, black_box=black_box)
     problem = applicable(spine, scenario)
     if problem is not None:
         return _na(scenario, seed, problem), None
-    factory = _DRIVERS[env]
+    if black_box:
+        from pytest_spine.scenarios.black_box_driver import factory_for
+
+        try:
+            factory = factory_for(spine.target)
+        except TargetUnavailable as down:
+            return Verdict(scenario.id, KIND, Status.BLOCKED, f"{scenario.instance_id(seed)}: {down}",
+                           figures={"seed": seed}), None
+    else:
+        factory = _DRIVERS[env]
     instance = scenario.instance_id(seed)
     run_id = f"{spine.settings.platform_run_id}-{instance}"
     try:
@@ -114,13 +127,16 @@ def run_instance(spine: Any, scenario: Scenario, seed: int, history: History,
 def applicable(spine: Any, scenario: Scenario) -> str | None:
     """Why ``scenario`` cannot run on the session's target (None when it can)."""
     env = spine.settings.env
+    if _black_box(spine):
+        # A platform the harness did not write: only its own driver (a client and observer of the gate), and only
+        # when the session may send to it; the bundled drivers fault the reference's components.
+        from pytest_spine.scenarios.black_box_driver import not_applicable
+
+        return not_applicable(scenario, env, allow_destructive=bool(spine.settings.allow_destructive))
     if env not in scenario.envs:
         return f"{scenario.id} is declared for {', '.join(scenario.envs)}, not {env!r}{_requirement(scenario)}"
     if scenario.destructive and env in LIVE_ENVS and not spine.settings.allow_destructive:
         return f"{scenario.id} harms the target; pass --spine-allow-destructive to run it on {env!r}"
-    if _black_box(spine):
-        return (f"{scenario.id} has no chaos driver for a black-box platform yet: the bundled drivers fault the "
-                "reference's own components, and a platform the harness did not write is never judged by them")
     if env not in _DRIVERS:
         _import_target(env)
     if env not in _DRIVERS:

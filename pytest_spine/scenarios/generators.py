@@ -7,13 +7,14 @@ Figures are counted from what the target answered and recorded, never assumed.
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections import Counter
-from collections.abc import Generator, Mapping
-from typing import Any
+from collections.abc import Callable, Generator, Mapping
+from typing import Any, cast
 
-from pytest_spine.scenarios.driver import ChaosDriver
+from pytest_spine.scenarios.driver import ChaosDriver, GateClientDriver, KeyChoice
 from pytest_spine.scenarios.workloads import Figures, Param, workload
 
 _REJECTED = frozenset({"DUPLICATE", "ANOMALY", "QUARANTINE"})
@@ -27,14 +28,25 @@ def _every(total: int) -> int:
 @workload("replay_flood", params={
     "events": Param(int, 1000, 1, 10_000_000, "distinct events admitted first"),
     "replays": Param(int, 100_000, 0, 100_000_000, "replays of those events"),
-    "payload_mutation_ratio": Param(float, 0.0, 0.0, 1.0, "share of replays with a changed payload"),
+    "payload_mutation_ratio": Param(float, 0.0, 0.0, 1.0, "share of replays with a changed payload (evenly spread)"),
+    # Traffic the gate must refuse, spread through the replays: another run's id (any driver can send it), and,
+    # from a client of the gate's HTTP contract, no key and a wrong key. Small fixed counts, never scaled.
+    "wrong_run_sends": Param(int, 0, 0, 100_000, "events of another run id (the gate must refuse them)",
+                             scaled=False),
+    "no_key_sends": Param(int, 0, 0, 100_000, "events sent without the gate's key", scaled=False,
+                          needs="gate_client"),
+    "wrong_key_sends": Param(int, 0, 0, 100_000, "events sent with a wrong key", scaled=False, needs="gate_client"),
 }, figures=("replay_rejection_ratio", "double_admits", "replays", "anomalies", "admitted", "unknown_outcomes",
-            "events_per_second"))
+            "events_per_second", "boundary_sends", "boundary_admitted"))
 def replay_flood(driver: ChaosDriver, params: Mapping[str, Any],
                  rng: random.Random) -> Generator[float, None, Figures]:
-    """Admit N events, then replay them M times (some with a changed payload)."""
+    """Admit N events, then replay them M times (some with a changed payload), with the gate's boundary traffic
+    (wrong run, no key, wrong key) spread among the replays."""
     events, replays = int(params["events"]), int(params["replays"])
     mutation = float(params["payload_mutation_ratio"])
+    boundary = _boundary_sends(driver, params)
+    boundary_at = _spread(len(boundary), replays)
+    boundary_admitted = 0
     total = events + replays
     step = _every(total)
     sent: list[dict[str, Any]] = []
@@ -49,10 +61,13 @@ def replay_flood(driver: ChaosDriver, params: Mapping[str, Any],
         if number % step == 0:
             yield number / total
     rejected = double_admits = anomalies = 0
-    random_index, chance = rng.randrange, rng.random
+    random_index = rng.randrange
+    mutated = _mutated(replays, mutation)
     for number in range(replays):
+        for send in boundary_at.get(number, ()):
+            boundary_admitted += boundary[send]() is not None
         envelope = sent[random_index(len(sent))]
-        if mutation and chance() < mutation:
+        if number in mutated:
             envelope = {**envelope, "payload": {**envelope["payload"], "amount_minor": -number - 1}}
         outcome = driver.ingest(envelope, "client-2")
         if outcome in _REJECTED:
@@ -64,10 +79,50 @@ def replay_flood(driver: ChaosDriver, params: Mapping[str, Any],
             unknown += 1
         if number % step == 0:
             yield (events + number) / total
+    for send in boundary_at.get(replays, ()):  # with no replays, the boundary traffic comes after the events
+        boundary_admitted += boundary[send]() is not None
     elapsed = time.perf_counter() - started
     return {"replay_rejection_ratio": rejected / replays if replays else 1.0, "double_admits": double_admits,
             "replays": replays, "anomalies": anomalies, "admitted": admitted, "unknown_outcomes": unknown,
-            "events_per_second": round(total / elapsed, 1) if elapsed else 0.0}
+            "events_per_second": round(total / elapsed, 1) if elapsed else 0.0,
+            "boundary_sends": len(boundary), "boundary_admitted": boundary_admitted}
+
+
+def _mutated(replays: int, ratio: float) -> frozenset[int]:
+    """The replays that change their payload: exactly the ratio's share, evenly spread, and at least one whenever the
+    ratio asks for any (a flood scaled down to a budget still walks the payload-change path)."""
+    chosen = {n for n in range(replays) if int((n + 1) * ratio) > int(n * ratio)}
+    if ratio > 0 and replays and not chosen:
+        chosen.add(replays // 2)
+    return frozenset(chosen)
+
+
+def _boundary_sends(driver: ChaosDriver, params: Mapping[str, Any]) -> list[Callable[[], str | None]]:
+    """One callable per refused-by-contract send; each returns the outcome the gate gave (None = refused or
+    unknown). Fresh event ids, so a refusal is never confused with a dedupe answer."""
+    sends: list[Callable[[], str | None]] = []
+    foreign_run = f"{driver.platform_run_id}-foreign"
+    for number in range(int(params["wrong_run_sends"])):
+        sends.append(functools.partial(driver.ingest, driver.envelope(f"wrong-run-{number}",
+                                                                      platform_run_id=foreign_run), "client-foreign"))
+    client = cast(GateClientDriver, driver)
+
+    def keyed(envelope: Mapping[str, Any], key: KeyChoice) -> str | None:
+        return client.send(envelope, key=key, process=f"client-{key}-key", drill=f"{key}_key").outcome
+
+    for key, count in (("none", int(params["no_key_sends"])), ("wrong", int(params["wrong_key_sends"]))):
+        choice = cast(KeyChoice, key)
+        sends.extend(functools.partial(keyed, driver.envelope(f"{key}-key-{number}"), choice)
+                     for number in range(count))
+    return sends
+
+
+def _spread(count: int, slots: int) -> dict[int, list[int]]:
+    """Positions (0..slots) at which ``count`` sends go, evenly: send n before replay number ``at[n]``."""
+    at: dict[int, list[int]] = {}
+    for number in range(count):
+        at.setdefault((number * slots) // count if count else 0, []).append(number)
+    return at
 
 
 @workload("publish_ambiguity", params={

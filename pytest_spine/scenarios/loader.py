@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_spine.errors import ScenarioError, SpineError
-from pytest_spine.scenarios.model import Fault, Scenario, Schedule, SteadyState, Threshold, Workload
+from pytest_spine.scenarios.model import BlackBoxVariant, Fault, Scenario, Schedule, SteadyState, Threshold, Workload
 
 # The chaos scenarios of the catalogue (MISSION.md).
 CATALOGUE: tuple[str, ...] = (
@@ -26,6 +26,7 @@ CATALOGUE: tuple[str, ...] = (
     "CH-CONCURRENT-REPORTERS", "CH-RATE-BURST", "CH-OVERSIZE-FUZZ", "CH-SIG-TAMPER-FLOOD",
 )
 SCHEMA_NAME = "scenario.schema.json"
+BLACK_BOX = "black_box"  # the variant for a platform the harness did not write (any env)
 
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -173,7 +174,12 @@ def _build(doc: Mapping[str, Any], where: str, places: _Places) -> Scenario:
     target = doc.get("target") or {}
     envs = tuple(target.get("envs") or ("reference",))
     variants: dict[str, tuple[Fault, ...]] = {}
+    black_box: BlackBoxVariant | None = None
     for env, variant in (doc.get("variants") or {}).items():
+        if env == BLACK_BOX:
+            # Not an env: how the scenario runs on a platform the harness did not write, whichever env that is.
+            black_box = _black_box_variant(variant, params, spec, generators, fail)
+            continue
         if env not in envs:
             raise fail(["variants", env], f"a variant for {env!r}, but the scenario is declared for "
                                           f"{', '.join(envs)} only (target.envs); add {env!r} there or drop it")
@@ -196,6 +202,13 @@ def _build(doc: Mapping[str, Any], where: str, places: _Places) -> Scenario:
             raise fail(["thresholds", number], f"generator {spec.name!r} does not measure {threshold.figure!r}; "
                                                f"it measures {', '.join(spec.figures)}")
         thresholds.append(threshold)
+    if black_box is not None and black_box.workload is not None:
+        variant_spec = generators[black_box.workload.generator]
+        for number, threshold in enumerate(thresholds):
+            if threshold.figure not in variant_spec.figures:
+                raise fail(["thresholds", number], f"the black_box variant's generator {variant_spec.name!r} does "
+                                                   f"not measure {threshold.figure!r}; it measures "
+                                                   f"{', '.join(variant_spec.figures)}")
 
     gates = dict(doc.get("gates") or {})
     if gates:
@@ -212,7 +225,7 @@ def _build(doc: Mapping[str, Any], where: str, places: _Places) -> Scenario:
         thresholds=tuple(thresholds), gates=gates, steady_state=steady,
         seeds=tuple(doc.get("seeds") or (0,)), envs=envs,
         destructive=bool(target.get("destructive", False)), markers=tuple(doc.get("markers") or ()),
-        version=int(doc.get("version", 1)), variants=variants,
+        version=int(doc.get("version", 1)), variants=variants, black_box=black_box,
     )
 
 
@@ -246,6 +259,28 @@ def _build_faults(raws: Sequence[Mapping[str, Any]], path: list[str | int], gene
     if phased_by is not None and phases is not None:
         _check_phase_boundaries(faults, phases, generator, phased_by, _under(path, fail))
     return tuple(faults)
+
+
+def _black_box_variant(variant: Mapping[str, Any], params: Mapping[str, Any], spec: Any, generators: Mapping[str, Any],
+                       fail: Any) -> BlackBoxVariant:
+    """``variants.black_box``: its faults (checked against its own generator's phases) and, optionally, a workload
+    of its own (a generator that speaks the gate's contract), checked like the top-level one."""
+    workload: Workload | None = None
+    raw = variant.get("workload")
+    if raw is not None:
+        name = str(raw["generator"])
+        spec = generators.get(name)
+        if spec is None:
+            raise fail(["variants", BLACK_BOX, "workload", "generator"],
+                       f"unknown workload generator {name!r}; registered: {', '.join(sorted(generators))}")
+        params = dict(raw.get("params") or {})
+        for key, reason in spec.validate(params):
+            raise fail(["variants", BLACK_BOX, "workload", "params", key], reason)
+        workload = Workload(spec.name, params)
+    phases = int(params.get(spec.phased_by, spec.params[spec.phased_by].default)) if spec.phased_by else None
+    faults = _build_faults(variant["faults"], ["variants", BLACK_BOX, "faults"], spec.name, spec.phased_by, phases,
+                           fail)
+    return BlackBoxVariant(faults, workload)
 
 
 def _under(path: list[str | int], fail: Any) -> Any:

@@ -75,6 +75,16 @@ class SteadyState:
 
 
 @dataclass(frozen=True, slots=True)
+class BlackBoxVariant:
+    """How a scenario runs on a platform the harness did not write (any env): it has no fault points to arm, so
+    its faults are what a client can do to the gate (``send_race``), and its workload may be one that speaks the
+    gate's HTTP contract. The invariants and thresholds stay the scenario's own."""
+
+    faults: tuple[Fault, ...]
+    workload: Workload | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     id: str
     description: str
@@ -92,6 +102,7 @@ class Scenario:
     version: int = 1
     # env -> the faults that replace ``faults`` on that target (same id, workload and checks)
     variants: Mapping[str, tuple[Fault, ...]] = field(default_factory=dict)
+    black_box: BlackBoxVariant | None = None  # ``variants: {black_box: ...}`` of the file
 
     def instance_id(self, seed: int) -> str:
         """The test id and evidence folder of one run: ``CH-REPLAY-FLOOD-seed=3``."""
@@ -102,3 +113,15 @@ class Scenario:
         if env not in self.variants:
             return self
         return dataclasses.replace(self, faults=self.variants[env], variants={})
+
+    def for_target(self, env: str, *, black_box: bool) -> Scenario:
+        """The scenario as it runs on the session's target. A black box takes the ``black_box`` variant when the
+        file has one, else the default faults: the per-env variants fault the harness's own reference there."""
+        if not black_box:
+            return self.for_env(env)
+        if self.black_box is None:
+            return dataclasses.replace(self, variants={})
+        # The variant stays on the record: it still says the scenario is declared for black boxes (applicable()
+        # runs after this), and applying it again changes nothing.
+        return dataclasses.replace(self, faults=self.black_box.faults,
+                                   workload=self.black_box.workload or self.workload, variants={})

@@ -21,6 +21,7 @@ def plan_json(scenario: Scenario, seed: int, scale: float = 1.0) -> dict[str, An
         "faults": [_fault(f, kinds) for f in scenario.faults],
         **({"variants": {env: [_fault(f, kinds) for f in faults] for env, faults in scenario.variants.items()}}
            if scenario.variants else {}),
+        **({"black_box": _black_box(scenario, scale, kinds)} if scenario.black_box is not None else {}),
         "invariants": list(scenario.invariants),
         "thresholds": [str(t) for t in scenario.thresholds],
         "gates": dict(scenario.gates),
@@ -28,6 +29,15 @@ def plan_json(scenario: Scenario, seed: int, scale: float = 1.0) -> dict[str, An
                          "invariants": list(scenario.steady_state.invariants)},
         "envs": list(scenario.envs),
     }
+
+
+def _black_box(scenario: Scenario, scale: float, kinds: Mapping[str, Any]) -> dict[str, Any]:
+    """The variant a platform the harness did not write runs (before the registry's chaos budgets scale it)."""
+    assert scenario.black_box is not None
+    workload = scenario.black_box.workload or scenario.workload
+    spec = workloads()[workload.generator]
+    return {"workload": {"generator": spec.name, "params": spec.resolved(workload.params, scale)},
+            "faults": [_fault(f, kinds) for f in scenario.black_box.faults]}
 
 
 def _fault(fault: Fault, kinds: Mapping[str, Any]) -> dict[str, Any]:
@@ -49,6 +59,14 @@ def render_plan(scenario: Scenario, seed: int, scale: float = 1.0) -> str:
     for env, faults in plan.get("variants", {}).items():
         for fault in faults:
             lines.append(f"  on {env}: fault {fault['name']}: {fault['does']}; active {fault['start']:.0%} -> "
+                         f"{fault['stop']:.0%}; rollback: {fault['rollback']} (always)")
+    if "black_box" in plan:
+        variant = plan["black_box"]
+        params = ", ".join(f"{k}={v}" for k, v in variant["workload"]["params"].items())
+        lines.append(f"  on a black box: workload {variant['workload']['generator']}({params}), scaled to the "
+                     "registry's platform.chaos_budgets")
+        for fault in variant["faults"]:
+            lines.append(f"  on a black box: fault {fault['name']}: {fault['does']}; active {fault['start']:.0%} -> "
                          f"{fault['stop']:.0%}; rollback: {fault['rollback']} (always)")
     lines.append(f"  steady     {plan['steady_state']['probe_events']} probe events before and after the faults"
                  + (f"; {', '.join(plan['steady_state']['invariants'])}" if plan["steady_state"]["invariants"]

@@ -17,7 +17,7 @@ from pytest_spine.clock import seeded_random
 from pytest_spine.faults.base import FaultKind, fault_kinds
 from pytest_spine.history import Operation
 from pytest_spine.invariants.registry import CheckContext, get, run_checks
-from pytest_spine.scenarios.driver import ChaosDriver, SubstrateDriver
+from pytest_spine.scenarios.driver import BudgetedDriver, ChaosDriver, ObservingDriver, SubstrateDriver
 from pytest_spine.scenarios.model import Fault, Scenario
 from pytest_spine.scenarios.workloads import Figures, workloads
 from pytest_spine.verdicts import Status, Verdict, merge
@@ -114,24 +114,54 @@ class _Faults:
         self.pending.clear()
 
 
+def lacks(scenario: Scenario, capabilities: frozenset[str]) -> list[str]:
+    """The driver capabilities ``scenario`` needs and ``capabilities`` does not offer: its workload's (with the
+    parameters it is given), its fault kinds', and ``gates`` when it expects gate outcomes."""
+    spec = workloads()[scenario.workload.generator]
+    missing = set(spec.needs_for(scenario.workload.params)) - capabilities
+    kinds = fault_kinds()
+    for fault in scenario.faults:
+        missing |= kinds[fault.kind].needs - capabilities
+    if scenario.gates and "gates" not in capabilities:
+        missing.add("gates")
+    return sorted(missing)
+
+
+def lacks_reason(scenario: Scenario, driver_name: str, capabilities: frozenset[str]) -> str | None:
+    """Why a driver cannot run ``scenario`` (None when it can): the reason of its NOT_APPLICABLE verdict."""
+    missing = lacks(scenario, capabilities)
+    if not missing:
+        return None
+    return f"target {driver_name!r} cannot run {scenario.id}: it lacks {', '.join(missing)}"
+
+
+def _invariants(driver: ChaosDriver, check_ids: tuple[str, ...], ops: list[Operation] | tuple[Operation, ...],
+                ctx: CheckContext, when: str) -> list[Verdict]:
+    """The laws over the scenario so far. A driver with ``observed_laws`` (a black box) judges them from what it
+    observed: the history checkers read platform operations such a platform never records, so they would pass on
+    silence there."""
+    if "observed_laws" in driver.capabilities and isinstance(driver, ObservingDriver):
+        return driver.judge(check_ids, tuple(ops), when)
+    return run_checks(ops, ctx, [get(check_id) for check_id in check_ids])
+
+
 def run_scenario(scenario: Scenario, seed: int, driver: ChaosDriver, *, scale: float = 1.0,
                  context: CheckContext | None = None) -> ScenarioResult:
     """Run ``scenario`` on ``driver`` (already started); the caller closes the driver."""
     spec = workloads()[scenario.workload.generator]
-    params = spec.resolved(scenario.workload.params, scale)
     rng = seeded_random(seed, scenario.id, "workload")
     instance = scenario.instance_id(seed)
     parts: list[Verdict] = []
-    missing = sorted(spec.needs - driver.capabilities)
-    for fault in scenario.faults:
-        missing.extend(sorted(fault_kinds()[fault.kind].needs - driver.capabilities))
-    if missing:
-        reason = f"target {driver.name!r} cannot run {scenario.id}: it lacks {', '.join(sorted(set(missing)))}"
+    reason = lacks_reason(scenario, driver.name, driver.capabilities)
+    if reason is not None:
         na = Verdict(scenario.id, KIND, Status.NOT_APPLICABLE, reason, figures={"seed": seed})
         return ScenarioResult(scenario, seed, na, (), na, {}, ())
 
     evidence_probes = "object_evidence" in spec.needs
     before = _steady_state(scenario, driver, "before", rng, evidence_probes)
+    if isinstance(driver, BudgetedDriver):  # after the probes: a budget may fit the workload to measured throughput
+        scale = driver.plan_budget(spec, scenario.workload.params, scale)
+    params = spec.resolved(scenario.workload.params, scale)
     faults = _Faults(scenario, driver)
     figures: Figures = {}
     workload_error: BaseException | None = None
@@ -158,9 +188,14 @@ def run_scenario(scenario: Scenario, seed: int, driver: ChaosDriver, *, scale: f
     after = _steady_state(scenario, driver, "after", rng, evidence_probes)
     parts.append(after)
 
+    if isinstance(driver, BudgetedDriver):
+        budget, overrun = driver.budget_report()
+        figures = {**figures, **budget}
+        if overrun is not None:  # the platform did nothing wrong, but the scenario was not run whole
+            parts.append(Verdict(f"{scenario.id}/budget", KIND, Status.UNKNOWN, overrun, figures=dict(budget)))
     ops = tuple(driver.history.operations())
     ctx = context or CheckContext(platform_run_id=driver.platform_run_id)
-    parts.extend(run_checks(ops, ctx, [get(check_id) for check_id in scenario.invariants]))
+    parts.extend(_invariants(driver, scenario.invariants, ops, ctx, "after"))
     if workload_error is not None:
         parts.append(Verdict(f"{scenario.id}/workload", KIND, Status.FAIL,
                              f"the workload {spec.name!r} raised {type(workload_error).__name__}: {workload_error}"))
@@ -227,8 +262,8 @@ def _steady_state(scenario: Scenario, driver: ChaosDriver, when: str, rng: rando
             problems.append(f"{written} of {scenario.steady_state.probe_events} probe evidence documents were "
                             "written and read back whole")
     if scenario.steady_state.invariants:
-        verdicts = run_checks(driver.history.operations(), CheckContext(platform_run_id=driver.platform_run_id),
-                              [get(i) for i in scenario.steady_state.invariants])
+        verdicts = _invariants(driver, scenario.steady_state.invariants, driver.history.operations(),
+                               CheckContext(platform_run_id=driver.platform_run_id), f"steady-{when}")
         problems.extend(f"{v.check_id}: {v.reason}" for v in verdicts if v.status.is_failure)
     status = Status.FAIL if problems else Status.PASS
     documents = (f", {figures['documents_whole']}/{figures['probe_documents']} probe evidence documents whole"

@@ -29,6 +29,9 @@ class Param:
     doc: str = ""
     # A count the PR profile scales down; False for structure (phases, rounds) that scaling would break.
     scaled: bool = True
+    # A driver capability the workload needs only when this parameter is set (non-zero): e.g. keyless sends
+    # need ``gate_client``, so the same generator still runs on drivers without it when the parameter is 0.
+    needs: str | None = None
 
     def problem(self, value: Any) -> str | None:
         if self.type is float and isinstance(value, int) and not isinstance(value, bool):
@@ -65,6 +68,19 @@ class WorkloadSpec:
                 if problem:
                     problems.append((key, problem))
         return problems
+
+    def needs_for(self, params: Mapping[str, Any]) -> frozenset[str]:
+        """What a driver must offer to run the workload with ``params``: ``needs``, plus the capability of every
+        parameter that asks for one and is set."""
+        extra = {spec.needs for key, spec in self.params.items()
+                 if spec.needs is not None and params.get(key, spec.default)}
+        return self.needs | extra
+
+    def scaled_counts(self, resolved: Mapping[str, Any]) -> int:
+        """The sum of the counts a scale shrinks (events, replays, flows, examples) in resolved parameters: how much
+        traffic the workload plans, which a target's budget bounds."""
+        return sum(int(resolved.get(key, spec.default)) for key, spec in self.params.items()
+                   if spec.type is int and spec.scaled and key not in _UNSCALED)
 
     def resolved(self, params: Mapping[str, Any], scale: float = 1.0) -> dict[str, Any]:
         """Defaults filled in; counts scaled (``--spine-profile=pr`` runs a tenth) but never below minimum."""

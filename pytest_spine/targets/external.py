@@ -77,6 +77,11 @@ class ExternalPlatformTarget:
     def destructive(self) -> bool:
         return bool(self.run and self.run.allow_destructive)
 
+    @property
+    def environ(self) -> Mapping[str, str]:
+        """The environment the platform's commands run with (the chaos driver starts the platform with it too)."""
+        return self._environ if self._environ is not None else os.environ
+
     def preflight(self) -> None:
         self._load()
 

@@ -26,6 +26,16 @@ class Lane:
 
 
 @dataclass(frozen=True, slots=True)
+class ChaosBudgets:
+    """``platform.chaos_budgets``: what one chaos scenario may send to the platform (None = the harness's default).
+    A registry can only lower the harness's defaults (``pytest_spine.scenarios.black_box_driver``)."""
+
+    max_events: int | None = None
+    max_rate_per_s: float | None = None
+    max_duration_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PlatformSpec:
     name: str
     event_class_topics: Mapping[str, str]  # event_class -> topic name
@@ -40,6 +50,7 @@ class PlatformSpec:
     traffic_source: str = "platform"  # or "harness": the harness streams the run's stream_view through the gate
     traffic_connections: int = 2
     traffic_max_events: int = 100_000
+    chaos_budgets: ChaosBudgets = ChaosBudgets()
 
     @property
     def ingest_topics(self) -> tuple[str, ...]:
@@ -75,6 +86,7 @@ def platform_spec(registry: HandlesRegistry) -> PlatformSpec | None:
     timeouts: Mapping[str, Any] = section.get("timeouts", {})
     database: Mapping[str, Any] = section.get("database", {})
     traffic: Mapping[str, Any] = section.get("traffic", {})
+    budgets: Mapping[str, Any] = section.get("chaos_budgets", {})
     return PlatformSpec(
         name=str(section.get("name", "platform")),
         event_class_topics=event_classes,
@@ -89,4 +101,8 @@ def platform_spec(registry: HandlesRegistry) -> PlatformSpec | None:
         traffic_source=str(section.get("traffic_source", "platform")),
         traffic_connections=int(traffic.get("connections", 2)),
         traffic_max_events=int(traffic.get("max_events", 100_000)),
+        chaos_budgets=ChaosBudgets(
+            max_events=int(budgets["max_events"]) if "max_events" in budgets else None,
+            max_rate_per_s=float(budgets["max_rate_per_s"]) if "max_rate_per_s" in budgets else None,
+            max_duration_s=float(budgets["max_duration_s"]) if "max_duration_s" in budgets else None),
     )

@@ -314,6 +314,8 @@ def make_platform(stack_dir: Path, workdir: Path, run_id: str, defects: Iterable
                       for lane in LANES.values()},
             "commands": {name: commands[name] for name in COMMANDS},
             "timeouts": {"request_s": 5, "command_s": 300},
+            # Small chaos budgets: the suite's scenarios against this platform stay seconds long.
+            "chaos_budgets": {"max_events": 60, "max_rate_per_s": 400, "max_duration_s": 20},
         },
     }
     if traffic_source == "harness":

@@ -60,7 +60,10 @@ def ours(pid: int, config_path: str) -> bool:
             state = f.read().rsplit(b")", 1)[1].split()[0]
     except OSError:
         return False
-    return state != b"Z" and config_path.encode() in cmdline
+    if state == b"Z":
+        return False
+    # Between fork and exec a child's cmdline is still its parent's (or empty): not yet ours, but not gone.
+    return config_path.encode() in cmdline or not any(cmdline)
 
 
 def reap(pid: int) -> None:

@@ -35,7 +35,7 @@ def test_plan_prints_workload_faults_and_checks(capsys: pytest.CaptureFixture[st
     assert main(["scenarios", "plan", "CH-REPLAY-FLOOD", "--seed", "7"]) == 0
     out = capsys.readouterr().out
     assert "CH-REPLAY-FLOOD-seed=7" in out
-    assert "replay_flood(events=1000, replays=100000, payload_mutation_ratio=0.01)" in out
+    assert "replay_flood(events=1000, replays=100000, payload_mutation_ratio=0.01, wrong_run_sends=0" in out
     assert "rollback: disarm (always)" in out
     assert "replay_rejection_ratio >= 0.999" in out
 
