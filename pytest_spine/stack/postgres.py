@@ -10,6 +10,7 @@ shared one.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import pwd
 import re
@@ -17,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,15 +137,40 @@ def _pid_of(data_dir: Path) -> int | None:
         return None
 
 
+def _reachable_by(user: str, path: Path) -> bool:
+    """Whether ``user`` can enter and write ``path`` (every parent must let it through)."""
+    return _run(["test", "-x", str(path), "-a", "-w", str(path)], user, 10).returncode == 0
+
+
+def cluster_home(base_dir: Path, user: str | None) -> Path:
+    """Where the cluster lives: ``base_dir``, unless it runs as another OS user who cannot reach it (a checkout
+    under a directory only its owner may enter, as ``mktemp -d`` makes). Then a folder of that user's under the
+    system's temporary directory, named for ``base_dir`` so a restart finds the same cluster; ``base_dir`` notes
+    where it went."""
+    if user is None:
+        return base_dir
+    _give_to(base_dir, user)
+    if _reachable_by(user, base_dir):
+        return base_dir
+    digest = hashlib.sha256(str(base_dir).encode()).hexdigest()[:16]
+    home = Path(tempfile.gettempdir()) / f"spine-postgres-{digest}"
+    home.mkdir(mode=0o700, exist_ok=True)
+    _give_to(home, user)
+    (base_dir / "cluster-location").write_text(f"{home}\n")
+    return home
+
+
 def start_postgres(base_dir: Path, port: int | None = None, timeout: float = 60.0) -> PostgresHandle:
-    """Initialise (once) and start a cluster under ``base_dir``; returns when ``SELECT 1`` answers."""
+    """Initialise (once) and start a cluster for ``base_dir``; returns when ``SELECT 1`` answers."""
     bin_dir = ensure_binaries()
     base_dir = Path(base_dir).resolve()
     base_dir.mkdir(parents=True, exist_ok=True)
-    data_dir = base_dir / "data"
-    log_path = base_dir / "postgres.log"
-    user = _owner_of(data_dir)
-    _give_to(base_dir, user)
+    user = _owner_of(base_dir / "data")
+    home = cluster_home(base_dir, user)
+    data_dir = home / "data"
+    log_path = home / "postgres.log"
+    if data_dir.exists():
+        user = _owner_of(data_dir)
     if not (data_dir / "PG_VERSION").is_file():
         if data_dir.exists() and any(data_dir.iterdir()):
             raise EnvironmentFault(f"{data_dir} exists but holds no cluster (no PG_VERSION): remove it or give "
