@@ -128,7 +128,7 @@ class DecisionLane:
                 reason = "+".join(reasons)
                 self.stats.degrade_counts[reason] += 1
                 self.rt.record(self.process, "ok", "degrade", event_id=event_id, reason=reason)
-            self._audit(known, new=True)
+            self._audit(known, new=True, source=rec)
             if outcome == "REVIEW":
                 self._trigger(known)
         self._act(known)
@@ -146,7 +146,7 @@ class DecisionLane:
         self.stats.executions[key] += 1
         self.rt.record(self.process, "ok", "action_execute", action_key=key, decision_id=decision["decision_id"])
 
-    def _audit(self, decision: Mapping[str, Any], *, new: bool) -> None:
+    def _audit(self, decision: Mapping[str, Any], *, new: bool, source: BusRecord | None = None) -> None:
         idem = str(decision["decision_id"])
         record = {"decision_id": idem, "event_id": decision["event_id"], "outcome": decision["outcome"],
                   "degraded": decision["degraded"], "degrade_reasons": decision["degrade_reasons"],
@@ -159,7 +159,10 @@ class DecisionLane:
             return
         seq = self.audit.append({**record, "idempotency_key": idem}, idempotency_key=idem)
         self.rt.record(self.process, "ok", "audit_append", seq=seq, idempotency_key=idem)
-        self.rt.bus.produce(self.audit_topic, idem, {**record, "seq": seq, "platform_run_id": self.rt.run_id})
+        published: dict[str, Any] = {**record, "seq": seq, "platform_run_id": self.rt.run_id}
+        if source is not None:  # the RTDL record the decision derives from (the lane-output contract)
+            published["source"] = {"topic": source.topic, "partition": source.partition, "offset": source.offset}
+        self.rt.bus.produce(self.audit_topic, idem, published)
 
     def _trigger(self, decision: Mapping[str, Any]) -> None:
         trigger = {"trigger_id": derive_id("case", decision["decision_id"]), "decision_id": decision["decision_id"],

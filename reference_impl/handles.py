@@ -119,6 +119,8 @@ DEFAULT_HANDLES = HandlesRegistry(
         "S3_STREAM_SORT_RECEIPT_PATTERN": "oracle/{platform_run_id}/receipts/{output_id}.json",
         "ORACLE_CHECKER_RESULT_PATTERN": "oracle/{platform_run_id}/checker/checker_pass.json",
         "S3_QUARANTINE_PREFIX_PATTERN": "quarantine/{platform_run_id}/",
+        # In S3_EVIDENCE_BUCKET: the gate service's receipt objects, one per receipt ({receipt_seq:012d}.json).
+        "S3_RECEIPTS_PREFIX_PATTERN": "ig/receipts/{platform_run_id}/",
         "S3_ARCHIVE_PREFIX_PATTERN": "archive/{platform_run_id}/",
         "S3_EVIDENCE_PREFIX_PATTERN": "evidence/runs/{platform_run_id}/",
         "REPORTER_LOCK_KEY_PATTERN": "evidence/runs/{platform_run_id}/obs/reporter.lock",

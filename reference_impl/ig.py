@@ -171,7 +171,8 @@ class IngestGate:
             if self.rt.mutated("malformed_rejected_not_quarantined"):
                 return IngestResponse(400, error="invalid envelope: " + "; ".join(problems))  # payload lost
             try:
-                key = self._quarantine(env, "invalid_envelope", "; ".join(problems))
+                # What was received is kept whole (an unreadable body as its text), not the fields it lacked.
+                key = self._quarantine(env, "invalid_envelope", "; ".join(problems), received=envelope)
             except Exception as error:  # no payload kept, no receipt: the sender retries
                 return IngestResponse(503, error=f"quarantine store unavailable: {error}")
             return self._receipt(env, "QUARANTINE", payload_hash(env) if env else "", 200, payload_key=key,
@@ -242,18 +243,23 @@ class IngestGate:
         self.rt.record(PROCESS, "ok", "publish", **ident, partition=partition, offset=offset)
         self.stats.published += 1
         self.stats.published_by_class[event_class] += 1
+        # Published: admitted before its receipt is written, so a receipt store that fails now (the sender gets
+        # a 503 and resends) turns the resend into a DUPLICATE, never a second publish.
+        self.admission.put(dkey, Admission(phash, "published", 0))
         resp = self._receipt(envelope, "ADMIT", phash, 200, partition=partition, offset=offset)
         self.admission.put(dkey, Admission(phash, "published", resp.receipt_seq or 0))
         return resp
 
     # ------------------------------------------------------------------ durable outputs
-    def _quarantine(self, envelope: Mapping[str, Any], reason: str, detail: str) -> str | None:
+    def _quarantine(self, envelope: Mapping[str, Any], reason: str, detail: str, *,
+                    received: Any = None) -> str | None:
         if self.rt.mutated("quarantine_drops_payload"):
             return None
         ident = envelope.get("event_id") if isinstance(envelope.get("event_id"), str) else "no-id"
         self._quarantined += 1
         key = f"{self.quarantine_prefix}{reason}/{ident}-{self._quarantined:06d}.json"
-        body = canonical_json({"reason": reason, "detail": detail, "envelope": envelope,
+        body = canonical_json({"reason": reason, "detail": detail,
+                               "envelope": envelope if received is None else received,
                                "quarantined_at_utc": self.rt.now_iso()}).encode()
         self.write_quarantine(key, body)
         return key

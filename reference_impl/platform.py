@@ -256,13 +256,19 @@ class SpinePlatform:
                "config_digest_algo": "sha256", "started_at_utc": self.rt.now_iso(),
                "code_version": self.config.code_version}
         self._put("run.json", doc, "P1")
+        self.mark_evidence_root(config_digest)
+        stable = digest_of(config) == config_digest
+        return True, {"config_digest": config_digest, "digest_recomputed_equal": stable}, None
+
+    def mark_evidence_root(self, config_digest: str) -> None:
+        """Create the run's evidence root in the evidence bucket (its header object). A platform whose evidence
+        sink writes to that root itself (``services.phases``) has created it with run.json and writes nothing
+        else there: every object under the root is an evidence file."""
         evidence_bucket = self.rt.bucket("S3_EVIDENCE_BUCKET", "run")
         root = self.rt.prefix("S3_EVIDENCE_PREFIX_PATTERN", "run")
         self.store.put(evidence_bucket, f"{root}run_header.json",
                        canonical_json({"platform_run_id": self.rt.run_id, "config_digest": config_digest}).encode(),
                        if_none_match=True)
-        stable = digest_of(config) == config_digest
-        return True, {"config_digest": config_digest, "digest_recomputed_equal": stable}, None
 
     def _p2(self) -> tuple[bool, dict[str, Any], str | None]:
         required = self.config.required_run_id
@@ -507,7 +513,11 @@ class SpinePlatform:
         sup = self._need(self.supervisor, "operate")
         if not (sup.is_running("case_manager") and sup.is_running("label_store")):
             return False, {}, "case_labels pack is not running"
-        cases: CaseLabels = self._need(self.cases, "case/labels")
+        return self.case_labels_phase(self._need(self.cases, "case/labels"))
+
+    def case_labels_phase(self, cases: CaseLabels) -> tuple[bool, dict[str, Any], str | None]:
+        """P10's work over a running CaseLabels: drain the triggers, redeliver some (the duplicate drill), drain
+        again, and write both summaries."""
         cases.process_available()
         cases.redeliver(REDELIVERY)
         cases.process_available()

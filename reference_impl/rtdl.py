@@ -192,7 +192,9 @@ class RtdlCore:
                           "context_present": sorted(context), "origin": list(origin)}
         if not self._write("decision_input", event_id, decision_input, origin):
             return
-        self.rt.bus.produce(self.out_topic, flow_id, decision_input)
+        # The output names the input record it derives from (the lane-output contract: one output per input).
+        source = {"topic": origin[0], "partition": origin[1], "offset": origin[2]}
+        self.rt.bus.produce(self.out_topic, flow_id, {**decision_input, "source": source})
         self.stats.published_inputs += 1
 
     def _write(self, kind: str, key: str, value: Mapping[str, Any], origin: tuple[str, int, int]) -> bool:

@@ -41,7 +41,7 @@ class SrResult:
 class ScenarioRunner:
     def __init__(self, runtime: Runtime, *, holder: str | None = None) -> None:
         self.rt = runtime
-        self.holder = holder or f"sr:{runtime.run_id}"
+        self.holder = holder or self.default_holder(runtime.run_id)
         self.oracle_bucket = runtime.bucket("S3_ORACLE_BUCKET", PROCESS)
         self.lease_bucket = runtime.bucket("S3_EVIDENCE_BUCKET", PROCESS)
         cfg = runtime.config
@@ -51,6 +51,11 @@ class ScenarioRunner:
         if runtime.mutated("scenario_id_from_run"):
             # The drift: the run id leaks into the id, so equivalent runs no longer share it.
             self.scenario_run_id = scenario_run_id_for(f"{self.equivalence_key}|{runtime.run_id}")
+
+    @staticmethod
+    def default_holder(platform_run_id: str) -> str:
+        """The lease holder SR names for a run (what its teardown may release)."""
+        return f"sr:{platform_run_id}"
 
     def lease_key(self) -> str:
         return self.rt.prefix("SR_LEASE_KEY_PATTERN", PROCESS, lease_id=self.scenario_run_id)
@@ -105,7 +110,9 @@ class ScenarioRunner:
         published_at = self.rt.now_iso()
         # The ready_wrong_run_id drift stamps READY with the equivalence key instead of the run's id.
         ready_run_id = self.equivalence_key if self.rt.mutated("ready_wrong_run_id") else self.rt.run_id
-        message = {"type": "READY", "platform_run_id": ready_run_id, "scenario_run_id": self.scenario_run_id,
+        # message_type is the platform contract's name for the kind; "type" stays for readers of older runs.
+        message = {"message_type": "READY", "type": "READY", "platform_run_id": ready_run_id,
+                   "scenario_run_id": self.scenario_run_id,
                    "equivalence_key": self.equivalence_key, "oracle_bucket": self.oracle_bucket,
                    "manifests": pointers, "published_at_utc": published_at}
         partition, offset = self.rt.bus.produce(topic.name, self.rt.run_id, message)

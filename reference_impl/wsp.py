@@ -75,7 +75,8 @@ class WorldStreamProducer:
             self.rt.bus.seek(group, topic, partition, start)
         for rec in self.rt.bus.poll(group, topic, max_records=10_000):
             value = rec.value
-            if value.get("type") == "READY" and value.get("platform_run_id") == self.rt.run_id:
+            kind = value.get("message_type", value.get("type"))
+            if kind == "READY" and value.get("platform_run_id") == self.rt.run_id:
                 found = ReadyPointer(rec.topic, rec.partition, rec.offset, value.get("scenario_run_id"),
                                      dict(value.get("manifests") or {}))
         return found

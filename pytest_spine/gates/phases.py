@@ -581,6 +581,12 @@ def origin_offsets_recorded(ctx: GateContext) -> Result:
            ("rtdl_core/caught_up.json",))
 def degrade_recorded(ctx: GateContext) -> Result:
     counts: Mapping[str, int] = ctx.field("rtdl_core/caught_up.json", "degrade_counts")
+    if ctx.observed_fn() is not None:
+        # A black box's join misses are its internals: its counted degrades are attested, and must be counts.
+        bad = {k: v for k, v in counts.items() if not isinstance(v, int) or isinstance(v, bool) or v < 0}
+        return _result(not bad, f"{sum(counts.values())} explicit degrades counted by the platform ({dict(counts)}); "
+                       "its join misses are not observable from outside", f"degrade counts that are not counts: {bad}",
+                       "rtdl_core/caught_up.json", basis="attested")
     misses = {op.value.get("event_id") for op in ctx.history()
               if op.f == "join" and op.type == "ok" and op.value.get("context") == "missing"}
     degraded = {op.value.get("event_id") for op in ctx.history() if op.f == "degrade" and op.type == "ok"}

@@ -5,6 +5,11 @@ on the same partition in-process and on Kafka), ``produce`` waits for the broker
 idempotent producer) and raises ``PublishTimeout`` when none came back in time (the outcome is unknown),
 consumer-group positions are held per adapter and commits go to the group coordinator (a commit is the
 next offset to read). Every network call carries a timeout, so an unreachable broker is an error, not a hang.
+
+A long-running consumer ``join``s its group: a subscribed member the broker (and an operator, or a harness
+describing the group) sees, whose commits carry the group's generation and whose ``poll`` reads only the
+partitions the group assigned it. It leaves the group when the adapter is closed. Without ``join`` the group
+id is only where commits live (a one-shot job, a reader).
 """
 
 from __future__ import annotations
@@ -53,6 +58,9 @@ class KafkaBus:
         self._partitions: dict[str, int] = {}
         self._positions: dict[tuple[str, str, int], int] = {}
         self._consumers: dict[str, Any] = {}
+        self._members: dict[str, Any] = {}  # group -> the subscribed consumer that is this adapter's member
+        self._assigned: dict[str, set[tuple[str, int]]] = {}  # group -> partitions the group gave the member
+        self._known: set[tuple[int, str]] = set()  # (consumer, topic) whose metadata the consumer holds
         self._lock = threading.RLock()
 
     # -- topics ---------------------------------------------------------------------------------------
@@ -161,13 +169,17 @@ class KafkaBus:
                     **self._base, "group.id": group, "enable.auto.commit": False,
                     "enable.auto.offset.store": False, "auto.offset.reset": "earliest",
                     "enable.partition.eof": False,
+                    # A poll reassigns partition after partition: the fetch the broker holds open at the end
+                    # of the previous one (up to fetch.wait.max.ms, 500 ms by default) would delay each.
+                    "fetch.wait.max.ms": 20,
                 })
             return self._consumers[group]
 
-    def _watermarks(self, topic: str) -> dict[int, tuple[int, int]]:
+    def _watermarks(self, topic: str, consumer: Any = None) -> dict[int, tuple[int, int]]:
         from confluent_kafka import TopicPartition
 
-        consumer = self._consumer("__spine_offsets")
+        consumer = consumer or self._consumer("__spine_offsets")
+        self._know(consumer, topic)
         marks = {}
         for partition in range(self._partition_count(topic)):
             try:
@@ -178,6 +190,20 @@ class KafkaBus:
                                      f"within {self.timeout_s}s: {error}") from None
             marks[partition] = (int(low), int(high))
         return marks
+
+    def _know(self, consumer: Any, topic: str) -> None:
+        """Load ``topic``'s metadata into ``consumer`` once: a consumer asked for the offsets of a partition it has
+        no metadata for answers 'unknown partition' instead of asking the broker."""
+        with self._lock:
+            if (id(consumer), topic) in self._known:
+                return
+        try:
+            consumer.list_topics(topic=topic, timeout=self.timeout_s)
+        except Exception as error:
+            raise BusUnavailable(f"reading the metadata of {topic} from {self.bootstrap} failed within "
+                                 f"{self.timeout_s}s: {error}") from None
+        with self._lock:
+            self._known.add((id(consumer), topic))
 
     def end_offsets(self, topic: str) -> Mapping[int, int]:
         return {p: high for p, (_, high) in self._watermarks(topic).items()}
@@ -194,12 +220,87 @@ class KafkaBus:
                                lambda: consumer.committed(wanted, timeout=self.timeout_s))
         return {tp.partition: int(tp.offset) for tp in found if tp.offset >= 0}
 
+    # -- group membership -----------------------------------------------------------------------------
+    def join(self, group: str, topics: list[str], *, timeout_s: float | None = None,
+             session_timeout_ms: int = 6000) -> list[tuple[str, int]]:
+        """Become a member of ``group`` subscribed to ``topics`` and wait until the group assigns partitions
+        (a member SIGKILLed before us holds the rebalance until its session times out). Returns the assigned
+        (topic, partition) list. The member only heartbeats, serves rebalances and commits: its partitions are
+        paused, records are read by ``poll`` at the adapter's own positions."""
+        from confluent_kafka import Consumer
+
+        wait_s = self.timeout_s if timeout_s is None else timeout_s
+        with self._lock:
+            if group in self._members:
+                return sorted(self._assigned.get(group, set()))
+            for topic in topics:
+                self._partition_count(topic)
+            assigned: set[tuple[str, int]] = set()
+            self._assigned[group] = assigned
+
+            def on_assign(consumer: Any, partitions: list[Any]) -> None:
+                consumer.assign(partitions)
+                consumer.pause(partitions)  # nothing is fetched through the member
+                with self._lock:
+                    fresh = {(tp.topic, tp.partition) for tp in partitions}
+                    assigned.update(fresh)
+                    # A partition (re)assigned is read again from the group's commits.
+                    for slot in [s for s in self._positions if s[0] == group and (s[1], s[2]) in fresh]:
+                        del self._positions[slot]
+
+            def on_revoke(consumer: Any, partitions: list[Any]) -> None:
+                with self._lock:
+                    assigned.difference_update((tp.topic, tp.partition) for tp in partitions)
+
+            member = Consumer({**self._base, "group.id": group, "enable.auto.commit": False,
+                               "enable.auto.offset.store": False, "auto.offset.reset": "earliest",
+                               "session.timeout.ms": session_timeout_ms,
+                               "heartbeat.interval.ms": max(500, session_timeout_ms // 6),
+                               "max.poll.interval.ms": max(60_000, session_timeout_ms * 10)})
+            member.subscribe(list(topics), on_assign=on_assign, on_revoke=on_revoke)
+            self._members[group] = member
+        deadline = time.monotonic() + wait_s
+        while True:
+            self._serve(group)
+            with self._lock:
+                if assigned:
+                    return sorted(assigned)
+            if time.monotonic() > deadline:
+                raise BusUnavailable(f"joining consumer group {group!r} on {self.bootstrap}: no partitions of "
+                                     f"{topics} were assigned within {wait_s}s (a member that died keeps the "
+                                     "rebalance waiting until its session times out)")
+            time.sleep(0.05)
+
+    def _serve(self, group: str) -> None:
+        """Let the member serve its heartbeats' rebalance callbacks (librdkafka needs the application to poll
+        within max.poll.interval.ms, or it leaves the group)."""
+        member = self._members.get(group)
+        if member is not None:
+            with self._lock:
+                member.poll(0)
+
+    def group_members(self, group: str) -> list[str]:
+        """The client ids of the group's live members, as the broker's coordinator describes them."""
+        try:
+            future = self._admin.describe_consumer_groups([group], request_timeout=self.timeout_s)[group]
+            description = future.result(timeout=self.timeout_s)
+        except Exception as error:
+            raise BusUnavailable(f"describing consumer group {group!r} at {self.bootstrap} failed within "
+                                 f"{self.timeout_s}s: {error}") from None
+        return sorted(str(m.client_id) for m in description.members)
+
     def poll(self, group: str, topic: str, max_records: int = 500) -> list[BusRecord]:
         from confluent_kafka import TopicPartition
 
-        marks = self._watermarks(topic)
+        self._serve(group)
+        # Asked through the consumer that reads: it learns the topic's leaders now, so its first fetch does not
+        # wait for a metadata refresh (about a second on a topic it has not read yet).
+        marks = self._watermarks(topic, self._consumer(group))
         commits = self.committed(group, topic)
         with self._lock:
+            if group in self._members:  # a member reads only what the group assigned it
+                mine = {p for (t, p) in self._assigned.get(group, set()) if t == topic}
+                marks = {p: m for p, m in marks.items() if p in mine}
             starts = {p: self._positions.get((group, topic, p), commits.get(p, low))
                       for p, (low, _) in marks.items()}
         # Read what was there when the poll began (the high watermarks), partition after partition, as the
@@ -246,10 +347,17 @@ class KafkaBus:
 
         self.faults.hit("bus.commit.before", group=group, topic=topic, partition=partition, offset=offset)
         self._partition_count(topic)
-        consumer = self._consumer(group)
-        self._retrying(f"committing {topic}[{partition}]@{offset} for group {group!r}",
-                       lambda: consumer.commit(offsets=[TopicPartition(topic, partition, offset)],
-                                               asynchronous=False))
+        self._serve(group)
+        # A member's commit carries its generation: the coordinator refuses commits from outside a live group.
+        member = self._members.get(group)
+        consumer = member or self._consumer(group)
+
+        def commit() -> Any:
+            self._serve(group)  # a rebalance in progress completes through the member's callbacks
+            return consumer.commit(offsets=[TopicPartition(topic, partition, offset)], asynchronous=False)
+
+        self._retrying(f"committing {topic}[{partition}]@{offset} for group {group!r}", commit,
+                       extra_codes=_rebalance_codes() if member is not None else ())
 
     def seek(self, group: str, topic: str, partition: int, offset: int) -> None:
         self._partition_count(topic)
@@ -262,9 +370,9 @@ class KafkaBus:
             for slot in [s for s in self._positions if s[0] == group]:
                 del self._positions[slot]
 
-    def _retrying(self, what: str, call: Callable[[], T]) -> T:
-        """Retry the group coordinator's transient refusals (a fresh broker is still electing it) until the
-        timeout; anything else, or the timeout, is BusUnavailable."""
+    def _retrying(self, what: str, call: Callable[[], T], extra_codes: tuple[int, ...] = ()) -> T:
+        """Retry the group coordinator's transient refusals (a fresh broker is still electing it; for a member,
+        a rebalance in progress) until the timeout; anything else, or the timeout, is BusUnavailable."""
         from confluent_kafka import KafkaException
 
         deadline = time.monotonic() + self.timeout_s
@@ -274,7 +382,7 @@ class KafkaBus:
             except KafkaException as error:
                 kafka_error: Any = error.args[0] if error.args else None
                 code = kafka_error.code() if kafka_error is not None and hasattr(kafka_error, "code") else None
-                if code not in _coordinator_codes() or time.monotonic() > deadline:
+                if code not in (*_coordinator_codes(), *extra_codes) or time.monotonic() > deadline:
                     raise BusUnavailable(f"{what} at {self.bootstrap} failed: {error}") from None
             except RuntimeError as error:
                 raise BusUnavailable(f"{what} at {self.bootstrap} failed: {error}") from None
@@ -283,6 +391,9 @@ class KafkaBus:
     def close(self) -> None:
         with self._lock:
             consumers, self._consumers = self._consumers, {}
+            members, self._members = self._members, {}
+        for member in members.values():
+            member.close()  # leaves the group now, not after the session timeout
         for consumer in consumers.values():
             consumer.close()
         self._producer.flush(0)
@@ -293,6 +404,12 @@ def _coordinator_codes() -> tuple[int, ...]:
 
     return (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
             KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError._WAIT_COORD, KafkaError._TIMED_OUT)
+
+
+def _rebalance_codes() -> tuple[int, ...]:
+    from confluent_kafka import KafkaError
+
+    return (KafkaError.REBALANCE_IN_PROGRESS, KafkaError.ILLEGAL_GENERATION)
 
 
 def _timeout_codes() -> tuple[int, ...]:

@@ -10,7 +10,9 @@ claim: a redelivered decision finds it and does not execute again. A partition's
 only after every record's writes (commit-after-write); the audit and case-trigger topics are published at
 least once (keyed by the idempotency key, so readers dedupe).
 
-Run scope, readiness, SIGTERM and the pause knob as in ``rtdl_service``. Mutants: ``double_action`` (AL
+Each audit record it publishes names the RTDL record it derives from (``source``), one per delivered input.
+Run scope, group membership, readiness, status file, SIGTERM and the pause and crash knobs as in
+``rtdl_service``. Mutants: ``double_action`` (AL
 executes a redelivered decision's action again: the claim is skipped) and the service's own
 ``lane_ack_before_write`` (each offset is committed before the record's writes).
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,9 +34,12 @@ from reference_impl.services.worker import (
     EXIT_CONFIG,
     EXIT_SCOPE,
     ConfigError,
+    StatusFile,
+    arm_crash,
     arm_pause,
     build_runtime,
     consume_forever,
+    join_group,
     load_config,
     object_key,
     put_once,
@@ -60,6 +66,20 @@ class DurableDecisionLane:
         self.trigger_topic = runtime.topic("FP_BUS_CASE_TRIGGERS_V1", PROCESS).name
         self.bucket = runtime.bucket("S3_ARCHIVE_BUCKET", PROCESS)
         self.prefix = runtime.prefix("S3_ARCHIVE_PREFIX_PATTERN", PROCESS) + ARCHIVE_FOLDER
+        self.stats: Counter[str] = Counter()
+        self.executions: Counter[str] = Counter()  # action key -> executions by this process
+        self.degrade_counts: Counter[str] = Counter()
+        self._durable_upto: dict[int, int] = {}  # partition -> next offset whose writes are done
+
+    def stats_json(self) -> dict[str, Any]:
+        """The lane's own counters of this process (its StatusFile)."""
+        return {**{k: self.stats[k] for k in ("consumed", "decisions", "intents", "duplicates_prevented",
+                                              "commit_violations")},
+                "by_outcome": {k[len("outcome:"):]: n for k, n in sorted(self.stats.items())
+                               if k.startswith("outcome:")},
+                "degrade_counts": dict(sorted(self.degrade_counts.items())),
+                "max_executions_per_key": max(self.executions.values(), default=0),
+                "executions": dict(sorted(self.executions.items()))}
 
     def restart(self) -> None:
         reset = getattr(self.rt.bus, "reset_positions", None)
@@ -80,6 +100,7 @@ class DurableDecisionLane:
                     if self.ack_before_write:
                         self._commit(partition, rec.offset + 1)
                     self._handle(rec)
+                    self._durable_upto[partition] = rec.offset + 1
                 if not self.ack_before_write:
                     self._commit(partition, records[-1].offset + 1)
             total += len(batch)
@@ -87,6 +108,8 @@ class DurableDecisionLane:
     def _commit(self, partition: int, next_offset: int) -> None:
         self.rt.faults.hit("decision_lane.before_commit", topic=self.in_topic, partition=partition,
                            offset=next_offset)
+        if next_offset > self._durable_upto.get(partition, 0):
+            self.stats["commit_violations"] += 1  # committed past a record whose writes are not done
         self.rt.bus.commit(self.group, self.in_topic, partition, next_offset)
         self.rt.record(PROCESS, "ok", "offset_commit", group=self.group, topic=self.in_topic, partition=partition,
                        offset=next_offset)
@@ -99,6 +122,7 @@ class DurableDecisionLane:
         event_id = str(value.get("event_id"))
         self.rt.record(PROCESS, "ok", "consume", group=self.group, topic=rec.topic, partition=rec.partition,
                        offset=rec.offset, event_id=event_id)
+        self.stats["consumed"] += 1
         if value.get("platform_run_id") != self.required:
             self._put("skips", event_id, {"event_id": event_id, "reason": "out_of_scope"})
             self._written(rec, f"skip:{event_id}")
@@ -114,13 +138,20 @@ class DurableDecisionLane:
         if new:
             self.rt.record(PROCESS, "ok", "decision", decision_id=decision_id, event_id=event_id,
                            outcome=decision["outcome"], degraded=decision["degraded"])
+            self.stats["decisions"] += 1
+            self.stats[f"outcome:{decision['outcome']}"] += 1
+            if decision["degraded"]:
+                self.degrade_counts["+".join(decision["degrade_reasons"])] += 1
         audit = {key: decision[key] for key in ("decision_id", "event_id", "outcome", "degraded", "degrade_reasons",
                                                  "action_type")}
         audit_new, _ = self._put("audit", decision_id, {**audit, "idempotency_key": decision_id})
         if audit_new:
             self.rt.record(PROCESS, "ok", "audit_append", idempotency_key=decision_id)
-        self.rt.bus.produce(self.audit_topic, decision_id, {**audit, "idempotency_key": decision_id,
-                                                            "platform_run_id": self.rt.run_id})
+        # One audit record per delivered input, naming the RTDL record it derives from (the lane-output
+        # contract); a redelivery publishes it again under the same idempotency key (readers dedupe).
+        self.rt.bus.produce(self.audit_topic, decision_id, {
+            **audit, "idempotency_key": decision_id, "platform_run_id": self.rt.run_id,
+            "source": {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset}})
         if decision["outcome"] == "REVIEW":
             trigger = {"trigger_id": derive_id("case", decision_id), "decision_id": decision_id,
                        "case_subject_key": decision["flow_id"], "event_id": event_id,
@@ -148,9 +179,12 @@ class DurableDecisionLane:
             claimed = True
         else:
             claimed, _ = self._put("actions", key, action)
+        self.stats["intents"] += 1
         if claimed:
+            self.executions[key] += 1
             self.rt.record(PROCESS, "ok", "action_execute", action_key=key, decision_id=decision["decision_id"])
         else:
+            self.stats["duplicates_prevented"] += 1
             self.rt.record(PROCESS, "ok", "action_duplicate_prevented", action_key=key,
                            decision_id=decision["decision_id"])
 
@@ -173,15 +207,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_SCOPE
         try:
             arm_pause(runtime, config.get("pause"), PROG)
+            arm_crash(runtime, config.get("crash"), PROG)
         except ConfigError as error:
             print(error, file=sys.stderr, flush=True)
             return EXIT_CONFIG
+        join_group(runtime, lane.group, [lane.in_topic], PROG)
         runtime.record(PROCESS, "ok", "service_start", pid=os.getpid(), group=lane.group)
+        status = StatusFile(config.get("status_dir"), PROG, setup.required)
+        status.write(lane.stats_json())
         write_ready(config.get("ready_path"), {"service": PROG, "pid": os.getpid(), "group": lane.group,
                                                "platform_run_id": setup.required})
         print(f"{PROG}: consuming {lane.in_topic} in group {lane.group} for run {setup.required}",
               file=sys.stderr, flush=True)
-        consume_forever(PROG, lane.process_available, lane.restart)
+        consume_forever(PROG, lane.process_available, lane.restart, after=lambda: status.write(lane.stats_json()))
     finally:
         setup.close()
     return 0  # pragma: no cover - consume_forever only ends by an exception

@@ -8,7 +8,13 @@ by the registry (``REQUIRED_PLATFORM_RUN_ID``): without it, or with another run'
 start (fail closed, exit 3). Operations the gate records go to a JSON-lines history file the harness reads.
 
 Endpoints: ``GET <health path>`` (200 with the run id when ready), ``POST <ingest path>`` (the envelope;
-the answer carries outcome, receipt_seq, partition, offset), ``GET /v1/ops/stats`` (counts by outcome).
+the answer carries outcome, receipt_seq, partition, offset; 413 over ``max_envelope_bytes``), ``GET
+/v1/ops/stats`` (counts by outcome).
+
+Receipts are durable: one write-once object per receipt, ``s3://{S3_EVIDENCE_BUCKET}/
+{S3_RECEIPTS_PREFIX_PATTERN}{receipt_seq:012d}.json`` (``ReceiptObjects``), written before the answer; a gate
+started again for the same run resumes the sequence from them. The ``crash`` knob (``worker.arm_crash``)
+makes it SIGKILL itself at a named fault point, once.
 """
 
 from __future__ import annotations
@@ -25,11 +31,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from reference_impl.append_log import AppendOnlyLog
 from reference_impl.canonical import canonical_json
-from reference_impl.errors import ScopeMismatch
+from reference_impl.errors import PlatformError, ScopeMismatch
 from reference_impl.faultpoints import FaultPoints
 from reference_impl.handles import DEFAULT_HANDLES, HandlesRegistry
 from reference_impl.ig import IngestGate
+from reference_impl.ports import ObjectStore
 from reference_impl.runtime import DictEvidence, PlatformConfig, Runtime
 
 API_KEY_ENV = "IG_API_KEY"
@@ -61,6 +69,58 @@ class WallClock:
     def now(self) -> float:
         return time.time()
 
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, seconds))  # backoffs wait for real: a restarted peer needs the time
+
+
+class ReceiptObjects(AppendOnlyLog):
+    """The gate's receipt log made durable: each receipt is one write-once object
+    ``<prefix><receipt_seq:012d>.json`` in ``bucket`` (the platform contract's receipt object), put before the
+    entry is appended, so an answer never names a receipt the store does not hold and a store that refuses the
+    put leaves no gap in the sequence (the request fails with 503). ``load`` resumes the sequence of a run
+    from its objects (a gate started again after a crash), so no receipt is ever overwritten."""
+
+    def __init__(self, store: ObjectStore, bucket: str, prefix: str, platform_run_id: str, *,
+                 allow_rewrite: bool = False) -> None:
+        super().__init__("ig.receipts", allow_rewrite=allow_rewrite)
+        self.store = store
+        self.bucket = bucket
+        self.prefix = prefix
+        self.platform_run_id = platform_run_id
+        self._append_lock = threading.Lock()
+
+    def key(self, seq: int) -> str:
+        return f"{self.prefix}{seq:012d}.json"
+
+    def _object(self, seq: int, record: Mapping[str, Any]) -> bytes:
+        # A receipt of an envelope that named no run is still a receipt of this gate's run.
+        return canonical_json({**dict(record), "receipt_seq": seq,
+                               "platform_run_id": record.get("platform_run_id") or self.platform_run_id}).encode()
+
+    def load(self) -> int:
+        """Read the run's receipts written by earlier processes into the log; returns how many."""
+        found = sorted((json.loads(self.store.get(self.bucket, key)) for key in self.store.list(self.bucket,
+                                                                                             self.prefix)
+                        if key.endswith(".json")), key=lambda r: int(r.get("receipt_seq", 0)))
+        for expected, receipt in enumerate(found, start=len(self) + 1):
+            if int(receipt.get("receipt_seq", 0)) != expected:
+                raise PlatformError(f"receipts under s3://{self.bucket}/{self.prefix} skip from {expected - 1} to "
+                                    f"{receipt.get('receipt_seq')}: the log is not whole; refusing to resume it")
+            super().append({k: v for k, v in receipt.items() if k != "receipt_seq"})
+        return len(found)
+
+    def append(self, record: Mapping[str, Any], idempotency_key: str | None = None) -> int:
+        with self._append_lock:
+            seq = len(self) + 1
+            self.store.put(self.bucket, self.key(seq), self._object(seq, record), if_none_match=True)
+            appended = super().append(record, idempotency_key)
+            assert appended == seq, (appended, seq)  # one writer: the lock above
+            return seq
+
+    def rewrite(self, seq: int, record: Mapping[str, Any]) -> None:
+        super().rewrite(seq, record)  # refused unless built to allow it (the mutable_receipts mutant)
+        self.store.put(self.bucket, self.key(seq), self._object(seq, record))
+
 
 def handles_from_config(config: Mapping[str, Any]) -> HandlesRegistry:
     """DEFAULT_HANDLES with the sections the harness's registry pins (buckets, topics, prefixes, groups)."""
@@ -78,6 +138,10 @@ def handles_from_config(config: Mapping[str, Any]) -> HandlesRegistry:
         for key, spec in config["topics"].items():
             topics[key] = TopicHandle(key, spec["name"], int(spec["partitions"]))
         overrides["topics"] = topics
+    if "event_class_topics" in config:  # routing of event classes to topic handles (e.g. the smoke's own topic)
+        overrides["event_class_topics"] = {**DEFAULT_HANDLES.event_class_topics, **config["event_class_topics"]}
+    if "knobs" in config:
+        overrides["knobs"] = {**DEFAULT_HANDLES.knobs, **config["knobs"]}
     if "ig_auth_header_name" in config:
         overrides["ig_auth_header_name"] = config["ig_auth_header_name"]
     return dataclasses.replace(DEFAULT_HANDLES, **overrides)
@@ -102,12 +166,21 @@ def build_gate(config: Mapping[str, Any], api_key: str, required: str | None) ->
                               handles=handles_from_config(config))
     runtime = Runtime(platform, bus=bus, store=store, evidence=DictEvidence(), recorder=recorder, clock=clock,
                       faults=faults)
-    gate = IngestGate(runtime, required_platform_run_id=required, api_key=api_key,
+    receipts = None
+    if required is not None:  # without its run the gate refuses to start (IngestGate raises ScopeMismatch)
+        receipts = ReceiptObjects(store, runtime.bucket("S3_EVIDENCE_BUCKET", "ig"),
+                                  runtime.prefix("S3_RECEIPTS_PREFIX_PATTERN", "ig", platform_run_id=required),
+                                  required, allow_rewrite=runtime.mutated("mutable_receipts"))
+    gate = IngestGate(runtime, required_platform_run_id=required, api_key=api_key, receipts=receipts,
                       task_id=str(config.get("task_id", "ig-1")))
+    resumed = receipts.load() if receipts is not None else 0
     # The service's own mutant: a gate that forgets its admissions when it restarts (state only in memory).
     recovered = 0 if FORGETFUL_RESTART in config.get("mutations", ()) else recover_admissions(gate, bus)
-    print(f"ig_service: recovered {recovered} admissions of run {required} from the bus", file=sys.stderr,
-          flush=True)
+    print(f"ig_service: recovered {recovered} admissions of run {required} from the bus; resumed {resumed} "
+          "receipts", file=sys.stderr, flush=True)
+    from reference_impl.services.worker import arm_crash
+
+    arm_crash(runtime, config.get("crash"), "ig_service")
     return gate, bus
 
 
@@ -142,6 +215,7 @@ def recover_admissions(gate: IngestGate, bus: Any) -> int:
 def make_handler(gate: IngestGate, config: Mapping[str, Any]) -> type[BaseHTTPRequestHandler]:
     health_path = str(config.get("health_path", "/v1/ops/health"))
     ingest_path = str(config.get("ingest_path", "/v1/ingest"))
+    max_body = int(config.get("max_envelope_bytes", MAX_BODY))
     lock = threading.Lock()  # the gate's dedupe and receipt log are one writer's state
 
     class Handler(BaseHTTPRequestHandler):
@@ -168,7 +242,7 @@ def make_handler(gate: IngestGate, config: Mapping[str, Any]) -> type[BaseHTTPRe
                 stats = gate.stats
                 self._answer(200, {"attempts": stats.attempts, "published": stats.published,
                                    "by_outcome": dict(stats.by_outcome), "rejected": dict(stats.rejected),
-                                   "receipts": len(gate.receipts)})
+                                   "receipts": len(gate.receipts), "local_files": gate.local_files})
             else:
                 self._answer(404, {"error": f"no such path {self.path!r}"})
 
@@ -177,8 +251,9 @@ def make_handler(gate: IngestGate, config: Mapping[str, Any]) -> type[BaseHTTPRe
                 self._answer(404, {"error": f"no such path {self.path!r}; POST envelopes to {ingest_path}"})
                 return
             length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:
-                self._answer(413, {"error": f"envelope of {length} bytes exceeds {MAX_BODY}"})
+            if length > max_body:
+                self.close_connection = True  # the body is not read: the connection cannot carry another request
+                self._answer(413, {"error": f"envelope of {length} bytes exceeds {max_body}"})
                 return
             raw = self.rfile.read(length)
             envelope: Any
@@ -222,11 +297,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     scope_env = str(config.get("required_platform_run_id_env_key", "REQUIRED_PLATFORM_RUN_ID"))
     required = os.environ.get(scope_env)
+    from reference_impl.services.worker import ConfigError
+
     try:
         gate, bus = build_gate(config, api_key, required)
     except ScopeMismatch as error:
         print(f"ig_service: {error}", file=sys.stderr, flush=True)
         return EXIT_SCOPE
+    except ConfigError as error:
+        print(f"ig_service: {error}", file=sys.stderr, flush=True)
+        return EXIT_CONFIG
     server = ThreadingHTTPServer((str(config.get("host", "127.0.0.1")), int(config["port"])),
                                  make_handler(gate, config))
     host, port = server.server_address[:2]

@@ -1,5 +1,5 @@
 """The single-writer reporter as a one-shot process:
-``python -m reference_impl.services.reporter_service --config FILE [--holder NAME]``.
+``python -m reference_impl.services.reporter_service --config FILE [--holder NAME] [--closure archive|run]``.
 
 It takes the run's reporter lock (a write-once object at ``REPORTER_LOCK_KEY_PATTERN`` in the evidence
 bucket, ``reference_impl.reporter.Reporter``), then writes the closure to the run's S3 evidence prefix with
@@ -7,6 +7,11 @@ write-once puts: ``run_report.json`` (what the consumer processes made durable i
 their consumer groups committed) and ``run_completed.json`` last, and exits 0. A second reporter for the
 same run, concurrent or later, finds the lock held by another holder and exits 4 naming the holder
 (fail closed); nothing of the first one's closure is touched.
+
+``--closure run`` closes a whole platform run instead (``reference_impl.services.closure``: conformance,
+anomalies, replay anchors, reconciliation, run report, run_completed.json last), from the evidence its phases
+wrote and what the reporter recounts on the substrate; ``archive`` (the default) closes a run of consumers
+alone from their archive.
 
 Exit codes: 0 closed, 2 config, 3 run scope (REQUIRED_PLATFORM_RUN_ID unset or another run's), 4 lock held,
 5 a closure file already existed (written by another closer).
@@ -106,7 +111,9 @@ def closure(runtime: Runtime, reporter: Reporter, scenario_run_id: str | None) -
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        config, args = load_config(PROG, argv, extra=("--holder",))
+        config, args = load_config(PROG, argv, extra=("--holder", "--closure"))
+        if args.closure not in (None, "archive", "run"):
+            raise ConfigError(f"{PROG}: --closure must be 'archive' or 'run', given: {args.closure!r}")
     except ConfigError as error:
         print(error, file=sys.stderr, flush=True)
         return EXIT_CONFIG
@@ -124,7 +131,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                                       runtime.clock)
         reporter = Reporter(runtime, holder=holder)
         try:
-            written = reporter.close(lambda: closure(runtime, reporter, config.get("scenario_run_id")))
+            if args.closure == "run":
+                from reference_impl.services.closure import run_closure
+
+                written = reporter.close(lambda: run_closure(runtime, reporter, config))
+            else:
+                written = reporter.close(lambda: closure(runtime, reporter, config.get("scenario_run_id")))
         except ReporterLockHeld as error:
             print(f"{PROG}: {error} (fail closed: a run has exactly one closer)", file=sys.stderr, flush=True)
             return EXIT_LOCK_HELD

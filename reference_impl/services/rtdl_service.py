@@ -6,8 +6,11 @@ offsets only after the durable writes of its records (commit-after-write); a red
 idempotently (the stored object stays, the put reports it was already there).
 
 Run scope: ``REQUIRED_PLATFORM_RUN_ID`` from the environment; unset or another run's id -> exit 3 before
-anything is read. Readiness: the config's ``ready_path`` appears (and the log says ``consuming``). SIGTERM
-stops it cleanly (exit 0). The mutant ``ack_before_write`` (``--spine-mutant``/config ``mutations``) makes it
+anything is read. It joins its consumer group as the group's member (visible to the broker and to whoever
+describes the group; it leaves on stop) before it is ready: the config's ``ready_path`` appears (and the log
+says ``consuming``). Each decision input it publishes names its source record (``source``: topic, partition,
+offset). Its own counters go to ``status_dir`` (``worker.StatusFile``). SIGTERM stops it cleanly (exit 0).
+The mutant ``ack_before_write`` (``--spine-mutant``/config ``mutations``) makes it
 commit each offset before the record's write.
 """
 
@@ -27,9 +30,12 @@ from reference_impl.services.worker import (
     EXIT_CONFIG,
     EXIT_SCOPE,
     ConfigError,
+    StatusFile,
+    arm_crash,
     arm_pause,
     build_runtime,
     consume_forever,
+    join_group,
     load_config,
     load_objects,
     object_key,
@@ -88,6 +94,15 @@ class ArchiveStateStore(StateStore):
         self._remember(kind, key, stored["value"], origin)
 
 
+def stats_json(core: RtdlCore) -> dict[str, Any]:
+    """RTDL's own counters of this process (its StatusFile)."""
+    s = core.stats
+    return {"processed": s.processed, "degrade_counts": dict(sorted(s.degrade_counts.items())),
+            "join_misses": s.join_misses, "commit_violations": s.commit_violations,
+            "write_failures": s.write_failures, "skipped_out_of_scope": s.skipped_out_of_scope,
+            "published_inputs": s.published_inputs, "consumed_by_topic": dict(sorted(s.consumed_by_topic.items()))}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         config, _ = load_config(PROG, argv)
@@ -105,16 +120,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_SCOPE
         try:
             arm_pause(runtime, config.get("pause"), PROG)
+            arm_crash(runtime, config.get("crash"), PROG)
         except ConfigError as error:
             print(error, file=sys.stderr, flush=True)
             return EXIT_CONFIG
         loaded = state.load()
+        join_group(runtime, core.group, core.topics, PROG)
         runtime.record(PROCESS, "ok", "service_start", pid=os.getpid(), group=core.group, loaded=loaded)
+        status = StatusFile(config.get("status_dir"), PROG, setup.required)
+        status.write(stats_json(core))
         write_ready(config.get("ready_path"), {"service": PROG, "pid": os.getpid(), "group": core.group,
                                                "platform_run_id": setup.required, "loaded": loaded})
         print(f"{PROG}: consuming {core.topics} in group {core.group} for run {setup.required} "
               f"({loaded} archived objects loaded)", file=sys.stderr, flush=True)
-        consume_forever(PROG, core.process_available, core.restart)
+        consume_forever(PROG, core.process_available, core.restart, after=lambda: status.write(stats_json(core)))
     finally:
         setup.close()
     return 0  # pragma: no cover - consume_forever only ends by an exception

@@ -5,8 +5,12 @@ the poll loop that stops on SIGTERM.
 
 Config keys (nothing secret; the launcher in ``pytest_spine.stack.consumers`` writes them): those of
 ``ig_service`` (``platform_run_id``, ``kafka_bootstrap``, ``s3_endpoint_url``, ``history_path``, handles
-sections, ``mutations``, ``timeout_s``) plus ``ready_path`` (written once the service consumes), ``seed``
-and ``pause`` (see ``arm_pause``).
+sections, ``mutations``, ``timeout_s``) plus ``ready_path`` (written once the service consumes), ``seed``,
+``pause`` (see ``arm_pause``), ``crash`` (see ``arm_crash``) and ``status_dir`` (where a consumer keeps its
+own counters, one file per process, for the run's phases to read; see ``StatusFile``).
+
+A consumer joins its consumer group (``join_group``): the broker, an operator and a harness see it as the
+group's member while it runs, and it leaves the group when it stops.
 """
 
 from __future__ import annotations
@@ -158,9 +162,78 @@ def arm_pause(runtime: Runtime, pause: Mapping[str, Any] | None, prog: str) -> N
     runtime.faults.arm(point, hold, times=1, when=when)
 
 
-def consume_forever(prog: str, step: Callable[[], int], recover: Callable[[], None]) -> None:
-    """Run ``step`` (one drain of the topics; returns records processed) until SIGTERM. A failed step
-    (broker or store unavailable) is logged and the consumer resumes from its commits: at-least-once."""
+def arm_crash(runtime: Runtime, crash: Mapping[str, Any] | None, prog: str) -> bool:
+    """The chaos knob of a platform run: ``{"point": <fault point>, "match": {field: value}, "at_hit": N,
+    "announce_path": FILE}`` makes the process SIGKILL itself at the N-th matching hit of the point, after
+    writing FILE (where, and the hit's context). A process started again (its orchestrator's restart policy)
+    finds FILE and is not armed: the crash happens once, at exactly that place in the code, never after a
+    guessed sleep. Returns whether it was armed."""
+    if not crash:
+        return False
+    point = str(crash.get("point", ""))
+    if point not in KNOWN_POINTS:
+        raise ConfigError(f"{prog}: crash.point {point!r} is not a fault point; known: {sorted(KNOWN_POINTS)}")
+    at_hit = int(crash.get("at_hit", 1))
+    if at_hit < 1:
+        raise ConfigError(f"{prog}: crash.at_hit must be >= 1, given: {at_hit}")
+    announce = crash.get("announce_path")
+    if not announce:
+        raise ConfigError(f"{prog}: crash needs announce_path (the marker that keeps a restarted process from "
+                          "crashing again)")
+    if Path(str(announce)).exists():
+        return False
+    match = dict(crash.get("match") or {})
+    seen = [0]
+
+    def when(context: Mapping[str, Any]) -> bool:
+        if any(context.get(k) != v for k, v in match.items()):
+            return False
+        seen[0] += 1
+        return seen[0] == at_hit
+
+    def die(context: Mapping[str, Any]) -> None:
+        import signal
+
+        write_ready(str(announce), {"point": point, "hit": at_hit, "pid": os.getpid(),
+                                    "context": {k: context[k] for k in sorted(context)}})
+        print(f"{prog}: crashing at {point} (hit {at_hit}) {dict(context)}", file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)  # no finally, no flush, no leave-group: a crash
+
+    runtime.faults.arm(point, die, times=1, when=when)
+    return True
+
+
+def join_group(runtime: Runtime, group: str, topics: Sequence[str], prog: str, timeout_s: float = 30.0) -> None:
+    """Join ``group`` as its member over ``topics`` (the bus adapter's ``join``; an in-memory bus has no
+    groups to join). The timeout covers a predecessor SIGKILLed while a member: the rebalance waits for its
+    session to time out."""
+    join = getattr(runtime.bus, "join", None)
+    if callable(join):
+        assigned = join(group, list(topics), timeout_s=timeout_s)
+        print(f"{prog}: member of group {group} with {len(assigned)} partitions", file=sys.stderr, flush=True)
+
+
+class StatusFile:
+    """The consumer's own counters (what it believes it did), ``<status_dir>/<prog>-<pid>.json``, rewritten
+    whole after every batch that did work: one file per process, so a restarted consumer's predecessor keeps
+    its figures. The run's phases read them beside what the substrate shows; nothing else does."""
+
+    def __init__(self, status_dir: str | None, prog: str, platform_run_id: str | None) -> None:
+        self.path = Path(status_dir) / f"{prog}-{os.getpid()}.json" if status_dir else None
+        self.prog = prog
+        self.platform_run_id = platform_run_id
+
+    def write(self, stats: Mapping[str, Any]) -> None:
+        if self.path is not None:
+            write_ready(str(self.path), {"service": self.prog, "pid": os.getpid(),
+                                         "platform_run_id": self.platform_run_id, "stats": dict(stats)})
+
+
+def consume_forever(prog: str, step: Callable[[], int], recover: Callable[[], None],
+                    after: Callable[[], None] | None = None) -> None:
+    """Run ``step`` (one drain of the topics; returns records processed) until SIGTERM, calling ``after``
+    when it did work. A failed step (broker or store unavailable) is logged and the consumer resumes from its
+    commits: at-least-once."""
     while True:
         try:
             done = step()
@@ -172,6 +245,8 @@ def consume_forever(prog: str, step: Callable[[], int], recover: Callable[[], No
             continue
         if done == 0:
             time.sleep(IDLE_S)
+        elif after is not None:
+            after()
 
 
 def run_main(main: Callable[[], int]) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,7 +44,12 @@ def test_gate_service_enforces_the_key_dedupes_publishes_and_records(local_stack
         changed = client.send({gate.auth_header: key}, _envelope(run_id, "e1", amount=2))
         assert changed.outcome == "ANOMALY"
         assert gate_stats(gate) == {"attempts": 3, "published": 1, "by_outcome": {"ADMIT": 1, "DUPLICATE": 1,
-                                    "ANOMALY": 1}, "rejected": {"401": 1, "403": 1, "409": 1}, "receipts": 3}
+                                    "ANOMALY": 1}, "rejected": {"401": 1, "403": 1, "409": 1}, "receipts": 3,
+                                    "local_files": False}
+        receipts = receipt_objects(local_stack, registry, run_id)  # one write-once object per receipt
+        assert [(r["receipt_seq"], r["outcome"], r["event_id"]) for r in receipts] == [
+            (1, "ADMIT", "e1"), (2, "DUPLICATE", "e1"), (3, "ANOMALY", "e1")]
+        assert receipts[2]["payload_key"] and all(r["platform_run_id"] == run_id for r in receipts)
     finally:
         client.close()
         stop_gate(gate)
@@ -54,6 +60,18 @@ def test_gate_service_enforces_the_key_dedupes_publishes_and_records(local_stack
         ("ig", "e1", "fp.bus.traffic.fraud.v1")]
     assert api_key_absent(Path(gate.config_path), key)
     assert api_key_absent(Path(gate.history_path), key)
+
+
+def receipt_objects(stack: SessionStack, registry: Any, run_id: str) -> list[dict[str, Any]]:
+    from pytest_spine.stack.s3 import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
+    from reference_impl.adapters.s3_store import S3ObjectStore
+    from reference_impl.handles import DEFAULT_HANDLES
+
+    credentials = {"aws_access_key_id": LOCAL_ACCESS_KEY, "aws_secret_access_key": LOCAL_SECRET_KEY}
+    store = S3ObjectStore(endpoint_url=stack.endpoint("s3.endpoint_url"), timeout_s=10.0, client_kwargs=credentials)
+    prefix = DEFAULT_HANDLES.prefix("S3_RECEIPTS_PREFIX_PATTERN", platform_run_id=run_id)
+    bucket = registry.bucket("S3_EVIDENCE_BUCKET")
+    return [json.loads(store.get(bucket, key)) for key in store.list(bucket, prefix)]
 
 
 def api_key_absent(path: Path, key: str) -> bool:
