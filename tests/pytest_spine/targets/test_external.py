@@ -237,7 +237,11 @@ def test_the_loopback_stack_posing_as_dev_min_is_green_read_only(
         registry = tmp_path / "dev_min.yaml"
         registry.write_text(yaml.safe_dump(document))
         result, bundle = _session(pytester, handle, "dev_min", registry, "-m", "spine_gate or spine_invariant")
-        _green(result, bundle)
+        verdicts = _green(result, bundle)
+        assert verdicts["P7-tuple_published_once"]["status"] == "PASS"
+        assert verdicts["P7-tuple_published_once"]["basis"] == "observed"
+        assert verdicts["P0-topics_exist"]["basis"] == "observed"  # the live broker, as the harness read it
+        assert not [op for op in _ops(bundle) if op["f"] == "ingest"], "a read-only dev_min run sent traffic"
     finally:
         handle.kill_all()
         handle.destroy()
