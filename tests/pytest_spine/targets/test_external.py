@@ -24,7 +24,6 @@ import yaml
 
 from pytest_spine.evidence.bundle import EvidenceBundle
 from pytest_spine.evidence.verify import verify_bundle
-from pytest_spine.gates.runner import PhaseRunner
 from pytest_spine.history import History
 from pytest_spine.stack.fixture import SessionStack, services_stack_dir, session_stack
 from pytest_spine.targets import create_target
@@ -35,6 +34,7 @@ PLATFORM_DIR = Path(__file__).resolve().parents[2] / "independent_platform"
 sys.path.insert(0, str(PLATFORM_DIR))
 import launcher  # noqa: E402
 from defect_table import DEFECTS, DESTRUCTIVE_RUNS  # noqa: E402
+from phase_judge import judge_platform  # noqa: E402
 
 pytestmark = [pytest.mark.services]
 PARALLEL = 4  # platform runs at once: they mostly wait on the broker and on each other's HTTP
@@ -64,16 +64,8 @@ def _run_id() -> str:
 def judge(handle: launcher.PlatformHandle, *, destructive: bool, env: str = "local_parity",
           registry: Path | None = None) -> dict[str, Verdict]:
     """The phase machine over the platform, in-process: what a pytest session's gate items decide."""
-    bundle = EvidenceBundle.create(handle.workdir / f"reports-{destructive}", handle.run_id)
-    history = History()
-    target = create_target(env, handles=str(registry or handle.registry_path), environ=handle.env())
-    target.start(RunSpec(handle.run_id, seed=1, allow_destructive=destructive), bundle, history)
-    try:
-        runner = PhaseRunner(lambda: target, bundle.get, bundle.list, history, handle.run_id)
-        runner.ensure_all()
-        return dict(runner.verdicts)
-    finally:
-        target.stop()
+    return judge_platform(registry or handle.registry_path, handle.run_id, handle.workdir, destructive=destructive,
+                          environ=handle.env(), env=env)[0]
 
 
 def platform(stack: SessionStack, root: Path, defects: tuple[str, ...] = ()) -> launcher.PlatformHandle:
@@ -269,8 +261,8 @@ def test_evidence_of_another_run_or_malformed_is_refused_not_restamped(stack: Se
         assert "run_report.json" in verdicts["P1-evidence_of_this_run"].reason
         closure = verdicts["P11-closure_marker"]  # the file it needs was refused, and P1 already failed
         assert closure.status is Status.BLOCKED and "P1-evidence_of_this_run" in closure.reason, closure
-        bundle_file = handle.workdir / "reports-False" / "evidence" / "runs" / handle.run_id / "run_completed.json"
-        assert not bundle_file.exists()
+        bundles = list(handle.workdir.glob(f"reports-False-*/evidence/runs/{handle.run_id}/run.json"))
+        assert bundles and not (bundles[0].parent / "run_completed.json").exists()
     finally:
         handle.kill_all()
         handle.destroy()

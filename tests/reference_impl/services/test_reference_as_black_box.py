@@ -29,16 +29,15 @@ from typing import Any
 
 import pytest
 
-from pytest_spine.evidence.bundle import EvidenceBundle
-from pytest_spine.gates.runner import PhaseRunner
 from pytest_spine.history import History
 from pytest_spine.stack.fixture import SessionStack
-from pytest_spine.targets import create_target
-from pytest_spine.targets.base import RunSpec
 from pytest_spine.verdicts import Status, Verdict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference_platform as launcher
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "independent_platform"))
+from phase_judge import judge_platform
 
 pytestmark = [pytest.mark.services]
 PARALLEL = 3  # platform runs at once: they mostly wait on the broker, the object store and each other's HTTP
@@ -118,16 +117,8 @@ RUNS: tuple[Run, ...] = (CLEAN_READ_ONLY, CLEAN_DESTRUCTIVE, CRASH_CONTROL, *MUT
 
 def judge(handle: launcher.PlatformHandle, *, destructive: bool) -> tuple[dict[str, Verdict], History]:
     """The phase machine over the platform, in-process: what a pytest session's gate items decide."""
-    bundle = EvidenceBundle.create(handle.workdir / f"reports-{destructive}-{uuid.uuid4().hex[:6]}", handle.run_id)
-    history = History()
-    target = create_target("local_parity", handles=str(handle.registry_path), environ=handle.env())
-    target.start(RunSpec(handle.run_id, seed=1, allow_destructive=destructive), bundle, history)
-    try:
-        runner = PhaseRunner(lambda: target, bundle.get, bundle.list, history, handle.run_id)
-        runner.ensure_all()
-        return dict(runner.verdicts), history
-    finally:
-        target.stop()
+    return judge_platform(handle.registry_path, handle.run_id, handle.workdir, destructive=destructive,
+                          environ=handle.env())
 
 
 @dataclass
